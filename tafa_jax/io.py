@@ -98,9 +98,7 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"expected an npz file at {path}, found none")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as err:
-        raise ValueError(f"{path} is not a readable npz file ({err}); it may be truncated") from err
-    except Exception as err:  # zipfile.BadZipFile and friends
+    except Exception as err:  # ValueError, OSError, EOFError, zipfile.BadZipFile, ...
         raise ValueError(f"{path} is not a readable npz file ({err}); it may be truncated") from err

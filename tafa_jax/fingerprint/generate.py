@@ -1,0 +1,174 @@
+"""TAFA fingerprint generation: from the owner's network and an input domain alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
+
+from tafa_jax._version import __version__
+from tafa_jax.data.domains import Domain
+from tafa_jax.fingerprint import search as _search
+from tafa_jax.fingerprint.fpset import FingerprintSet
+from tafa_jax.fingerprint.select import SelectConfig, eligible, select
+from tafa_jax.nets.network import Network, Params, check_params
+from tafa_jax.nets.stacking import params_digest
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationConfig:
+    """Everything that decides a fingerprint set, besides the owner, domain and key.
+
+    Attributes:
+      n_pairs: K, pairs in the set (split evenly over ``distances``).
+      n_candidates: M, candidate lines searched per distance.
+      distances: pair distances ``d`` in input units; several give multi-scale pairs.
+      grid: G, points per candidate line.
+      chunk: lines per compiled call (bounds memory).
+      direction: ``"normal"`` or ``"line"`` (see :class:`SearchConfig`).
+      base_scale: sampling scale of base points around the domain centre.
+      line_length: candidate line length (default ``grid * d``).
+      move_binary: allow pairs to move binary coordinates.
+      select: the selection rule.
+    """
+
+    n_pairs: int = 100
+    n_candidates: int = 8192
+    distances: tuple[float, ...] = (0.1,)
+    grid: int = 32
+    chunk: int = 1024
+    direction: _search.Direction = "normal"
+    base_scale: float = 1.0
+    line_length: float | None = None
+    move_binary: bool = False
+    select: SelectConfig = dataclasses.field(default_factory=SelectConfig)
+
+    def search_config(self, distance: float) -> _search.SearchConfig:
+        return _search.SearchConfig(distance=float(distance), grid=self.grid,
+                                    line_length=self.line_length, direction=self.direction,
+                                    base_scale=self.base_scale, move_binary=self.move_binary)
+
+    def to_json(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["distances"] = list(self.distances)
+        return out
+
+
+def _validate(net: Network, params: Params, domain: Domain, cfg: GenerationConfig) -> None:
+    check_params(net, params)
+    if tuple(domain.shape) != tuple(net.input_shape):
+        raise ValueError(f"the domain has shape {tuple(domain.shape)} but the network "
+                         f"{net.name!r} takes inputs of shape {tuple(net.input_shape)}")
+    if cfg.n_pairs < 1 or cfg.n_candidates < 1:
+        raise ValueError(f"n_pairs and n_candidates must be >= 1, got {cfg.n_pairs}, "
+                         f"{cfg.n_candidates}")
+    if not cfg.distances or min(cfg.distances) <= 0:
+        raise ValueError(f"pair distances must be positive, got {cfg.distances}")
+    if max(cfg.distances) > domain.diameter / 2:
+        raise ValueError(f"pair distance {max(cfg.distances)} is too large for the domain "
+                         f"{domain.name!r} (diameter {domain.diameter:.3g}); use d <= "
+                         f"{domain.diameter / 2:.3g}")
+    if cfg.grid < 2 or cfg.chunk < 1:
+        raise ValueError(f"grid must be >= 2 and chunk >= 1, got {cfg.grid}, {cfg.chunk}")
+    if not net.kink_layout():
+        raise ValueError(f"network {net.name!r} has no ReLU: TAFA needs ReLU-type (piecewise "
+                         "affine) non-linearities to find activation boundaries")
+
+
+def generate(
+    net: Network,
+    params: Params,
+    domain: Domain,
+    cfg: GenerationConfig,
+    key: jax.Array,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> FingerprintSet:
+    """Generate ``cfg.n_pairs`` fingerprint pairs of the owner ``(net, params)``.
+
+    Args:
+      net, params: the owner; ``params`` is one model's variables.
+      domain: the input domain the owner knows (no training data is used).
+      cfg: generation settings.
+      key: PRNG key; the same key gives bit-identical fingerprints.
+      progress: optional ``progress(lines_done, lines_total)``.
+
+    Returns:
+      A :class:`FingerprintSet` with probes ``(K, 3, *in)``.
+
+    Raises:
+      ValueError: no ReLU kinks found, ``d`` too large, too few candidates, or a
+        domain that does not match the network.
+    """
+    _validate(net, params, domain, cfg)
+    t0 = time.perf_counter()
+    per_d = _split(cfg.n_pairs, len(cfg.distances))
+    total = cfg.n_candidates * len(cfg.distances)
+    chosen, counts = [], []
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    for j, (d, k) in enumerate(zip(cfg.distances, per_d)):
+        sub = jax.random.fold_in(key, j)
+        done0 = j * cfg.n_candidates
+        cb = None if progress is None else (lambda n, o=done0: progress(o + n, total))
+        cands = _search.search(net, params, domain, cfg.search_config(d), sub,
+                               cfg.n_candidates, chunk=cfg.chunk, progress=cb)
+        n_flip = int(np.sum(cands.has_flip))
+        if n_flip == 0:
+            raise ValueError(
+                f"the search found no activation-boundary crossing on {cfg.n_candidates} "
+                f"lines of network {net.name!r}: TAFA needs ReLU-type non-linearities that "
+                "are active somewhere in the domain (is the network affine, GELU or softplus?)")
+        ok = eligible(cands, d, cfg.select)
+        idx = select(cands, k, d, cfg.select, rng)
+        counts.append({"distance": float(d), "lines": cfg.n_candidates, "with_flip": n_flip,
+                       "valid": int(np.sum(cands.valid)), "eligible": int(np.sum(ok)),
+                       "newton_ok": int(np.sum(cands.newton_ok & cands.has_flip))})
+        if idx.size < k:
+            raise ValueError(
+                f"only {idx.size} usable pairs were found at d={d} (of {cfg.n_candidates} "
+                f"lines, {n_flip} crossed a boundary, {int(np.sum(cands.valid))} gave a clean "
+                f"pair) but {k} were asked for: raise n_candidates (e.g. to "
+                f"{_suggest(cfg.n_candidates, k, max(idx.size, 1))}) or lower d or n_pairs")
+        chosen.append((d, cands, idx))
+    probes = np.concatenate([c.probes[i] for _, c, i in chosen])
+    outputs = np.concatenate([c.outputs[i] for _, c, i in chosen])
+    fps = FingerprintSet(
+        probes=probes.reshape(probes.shape[0], probes.shape[1], *net.input_shape),
+        owner_outputs=outputs.reshape(outputs.shape[0], outputs.shape[1], *net.output_shape),
+        owner_bend=np.concatenate([c.bend[i] for _, c, i in chosen]).astype(np.float32),
+        distance=np.concatenate([np.full(i.size, d, np.float32) for d, _, i in chosen]),
+        neuron=np.concatenate([c.neuron[i] for _, c, i in chosen]).astype(np.int32),
+        margin=np.concatenate([c.margin[i] for _, c, i in chosen]).astype(np.float32),
+        steepness=np.concatenate([c.steepness[i] for _, c, i in chosen]).astype(np.float32),
+        meta={
+            "tafa_jax_version": __version__,
+            "network": {"name": net.name, "input_shape": list(net.input_shape),
+                        "output_shape": list(net.output_shape)},
+            "owner_digest": params_digest(params),
+            "domain": domain.to_json(),
+            "config": cfg.to_json(),
+            "key": np.asarray(jax.random.key_data(key)).ravel().tolist(),
+            "search": counts,
+        },
+    )
+    if progress is not None:
+        progress(total, total)
+    _LAST_TIMING["seconds"] = time.perf_counter() - t0
+    return fps
+
+
+_LAST_TIMING: dict[str, float] = {}  # wall time of the last generate(), for reports
+
+
+def _split(n: int, parts: int) -> Sequence[int]:
+    base = [n // parts] * parts
+    for i in range(n % parts):
+        base[i] += 1
+    return base
+
+
+def _suggest(m: int, want: int, got: int) -> int:
+    return int(2 ** np.ceil(np.log2(max(m * 2, m * want / got * 1.5))))

@@ -1,0 +1,89 @@
+"""Choosing K fingerprint pairs from the valid candidates (host-side numpy).
+
+Rules (measured in ``benchmarks/design_study.py``; see docs/method.md):
+
+- ``"margin"``: the largest distance from the crossing to any other owner
+  boundary along the pair's direction first. A wide margin keeps the pair a
+  single clean bend even when a pirated copy's boundaries move.
+- ``"steep"``: the largest ``||grad_x z_k||`` first; a steep boundary moves
+  least for a given weight change.
+- ``"bend"``: the strongest owner bend first.
+- ``"random"``: uniformly at random (the baseline every rule must beat).
+
+Diversity: at most ``max_per_neuron`` pairs per flipping neuron; when too few
+neurons qualify, the cap is lifted round by round.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import numpy as np
+
+from tafa_jax.fingerprint.search import Candidates
+
+Rule = Literal["margin", "steep", "bend", "random"]
+RULES: tuple[str, ...] = ("margin", "steep", "bend", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class SelectConfig:
+    """How K pairs are chosen among the valid candidates.
+
+    Attributes:
+      rule: ranking rule, one of :data:`RULES`.
+      max_per_neuron: cap on pairs sharing a flipping neuron (diversity).
+      min_margin: keep only candidates whose margin is at least ``min_margin * d/2``.
+    """
+
+    rule: Rule = "margin"
+    max_per_neuron: int = 1
+    min_margin: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"unknown selection rule {self.rule!r}; expected one of {RULES}")
+        if self.max_per_neuron < 1:
+            raise ValueError(f"max_per_neuron must be >= 1, got {self.max_per_neuron}")
+        if self.min_margin < 0:
+            raise ValueError(f"min_margin must be >= 0, got {self.min_margin}")
+
+
+def eligible(cands: Candidates, distance: float, cfg: SelectConfig) -> np.ndarray:
+    """Boolean mask of candidates that may be selected."""
+    return np.asarray(cands.valid) & (np.asarray(cands.margin) >= cfg.min_margin * distance / 2)
+
+
+def select(
+    cands: Candidates, k: int, distance: float, cfg: SelectConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """Indices of up to ``k`` selected candidates, best first.
+
+    Returns fewer than ``k`` only when fewer are eligible; the caller reports it.
+    """
+    idx = np.flatnonzero(eligible(cands, distance, cfg))
+    if idx.size == 0:
+        return idx
+    if cfg.rule == "random":
+        score = rng.random(idx.size)
+    else:
+        score = {"margin": cands.margin, "steep": cands.steepness, "bend": cands.bend}[cfg.rule]
+        score = np.asarray(score)[idx]
+    order = idx[np.argsort(-score, kind="stable")]
+    neurons = np.asarray(cands.neuron)[order]
+    chosen: list[int] = []
+    used: dict[int, int] = {}
+    cap = cfg.max_per_neuron
+    taken = np.zeros(order.size, bool)
+    while len(chosen) < k and not taken.all():
+        for j, (cand, neuron) in enumerate(zip(order, neurons)):
+            if taken[j] or used.get(int(neuron), 0) >= cap:
+                continue
+            chosen.append(int(cand))
+            used[int(neuron)] = used.get(int(neuron), 0) + 1
+            taken[j] = True
+            if len(chosen) == k:
+                break
+        cap += cfg.max_per_neuron
+    return np.asarray(chosen, dtype=np.int64)

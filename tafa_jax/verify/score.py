@@ -1,0 +1,80 @@
+"""Per-pair evidence, matching and the suspect's score.
+
+For each pair ``j`` with probes ``x-, m, x+`` the bend statistic is
+
+    b_j(g) = ||g(x-) + g(x+) - 2 g(m)|| / (||g(x+) - g(x-)|| + eps),
+
+scale-free and exactly 0 on an affine segment. A ReLU kink inside the segment
+makes it O(1); a smooth head (softmax, tanh, sigmoid) bends by O(d^2) against a
+chord of O(d), so its b is O(d) and falls below ``rho * b_j(F)`` at small d.
+
+Pair ``j`` **matches** when ``b_j(g) >= rho * b_j(F)`` and, if
+``min_cos`` is set, the bend vector ``g(x-) + g(x+) - 2 g(m)`` points the
+owner's way in output space (cosine >= ``min_cos``; sign-free with
+``abs_cos=True`` so that a re-trained head that flips the bend still counts).
+The **matching rate** is the mean over pairs; the suspect is called pirated
+when its score (the rate) is >= ``tau``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+EPS = 1e-12
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchConfig:
+    """The matching rule (static).
+
+    Attributes:
+      rho: a pair matches when the suspect bends at least ``rho`` times the owner.
+      min_cos: if not None, also require the bend vectors' cosine >= ``min_cos``.
+      abs_cos: compare ``|cos|`` (ignore the bend's sign).
+      tau: decision threshold on the score.
+    """
+
+    rho: float = 0.5
+    min_cos: float | None = None
+    abs_cos: bool = True
+    tau: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rho:
+            raise ValueError(f"rho must be > 0, got {self.rho}")
+        if not 0 <= self.tau <= 1:
+            raise ValueError(f"tau must be in [0, 1], got {self.tau}")
+        if self.min_cos is not None and not -1 <= self.min_cos <= 1:
+            raise ValueError(f"min_cos must be in [-1, 1], got {self.min_cos}")
+
+
+def pair_stats(
+    y: Float[Array, "... K P O"], owner_y: Float[Array, "K P O"]
+) -> tuple[Float[Array, "... K"], Float[Array, "... K"]]:
+    """Bend statistic and bend-vector cosine with the owner, for each pair.
+
+    ``O`` is the flattened output size. Works on numpy or JAX arrays, batched
+    over any leading axes of ``y``.
+    """
+    e = y[..., 0, :] + y[..., 2, :] - 2 * y[..., 1, :]
+    chord = jnp.linalg.norm(y[..., 2, :] - y[..., 0, :], axis=-1)
+    e_norm = jnp.linalg.norm(e, axis=-1)
+    b = e_norm / (chord + EPS)
+    e_f = owner_y[:, 0, :] + owner_y[:, 2, :] - 2 * owner_y[:, 1, :]
+    cos = jnp.sum(e * e_f, axis=-1) / (e_norm * jnp.linalg.norm(e_f, axis=-1) + EPS)
+    return b, cos
+
+
+def matches(
+    b: Float[Array, "... K"], cos: Float[Array, "... K"], owner_b: Float[Array, " K"],
+    cfg: MatchConfig,
+) -> Float[Array, "... K"]:
+    """1.0 where a pair matches, else 0.0."""
+    m = b >= cfg.rho * owner_b
+    if cfg.min_cos is not None:
+        c = jnp.abs(cos) if cfg.abs_cos else cos
+        m &= c >= cfg.min_cos
+    return m.astype(jnp.float32)

@@ -1,0 +1,112 @@
+"""Verify many suspects against one fingerprint set, in one call."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tafa_jax.fingerprint.fpset import FingerprintSet
+from tafa_jax.nets.network import Network, Params
+from tafa_jax.nets.stacking import zoo_size
+from tafa_jax.verify.query import QueryFailure, blackbox_pair_stats, zoo_pair_stats
+from tafa_jax.verify.score import MatchConfig, matches
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ZooSuspects:
+    """Same-architecture suspects, params stacked on axis 0, one id each."""
+
+    net: Network
+    params: Params
+    ids: Sequence[str]
+
+    def __post_init__(self) -> None:
+        n = zoo_size(self.params)
+        if n != len(self.ids):
+            raise ValueError(f"zoo group {self.net.name!r} has {n} stacked models but "
+                             f"{len(self.ids)} ids")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BlackBoxSuspect:
+    """A suspect we can only query: ``fn(x (B, *in) numpy) -> (B, *out) numpy``."""
+
+    id: str
+    fn: Callable[[np.ndarray], np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SuspectResult:
+    """One suspect's verdict. Arrays are ``(K,)`` per pair; ``None`` when it failed."""
+
+    id: str
+    score: float | None
+    decision: bool | None
+    failed: bool = False
+    reason: str | None = None
+    bend: np.ndarray | None = None
+    cos: np.ndarray | None = None
+    match: np.ndarray | None = None
+
+    @property
+    def matching_rate(self) -> float | None:
+        return None if self.match is None else float(np.mean(self.match))
+
+
+def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
+                cfg: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair matches ``(..., K)`` and the score (matching rate) ``(...)``."""
+    m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
+    return m, m.mean(axis=-1)
+
+
+def verify(
+    fps: FingerprintSet,
+    suspects: Sequence[ZooSuspects | BlackBoxSuspect],
+    cfg: MatchConfig = MatchConfig(),
+    *,
+    chunk: int = 256,
+    batch_size: int = 256,
+    timeout: float | None = None,
+    retries: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> list[SuspectResult]:
+    """Score every suspect; zoo groups are vectorised, black boxes queried in batches.
+
+    A failing black-box suspect is returned with ``failed=True`` and its reason;
+    the others are still verified. Results follow the order of ``suspects``
+    (members of a zoo group in stacking order).
+    """
+    if not suspects:
+        raise ValueError("no suspects given: pass at least one ZooSuspects or BlackBoxSuspect")
+    ids = [i for s in suspects for i in (s.ids if isinstance(s, ZooSuspects) else [s.id])]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"suspect ids must be unique; repeated: {dup[:5]}")
+    out: list[SuspectResult] = []
+    for s in suspects:
+        if isinstance(s, ZooSuspects):
+            b, c = zoo_pair_stats(s.net, s.params, fps.probes, fps.owner_outputs, chunk=chunk)
+            m, score = score_pairs(b, c, fps, cfg)
+            for j, sid in enumerate(s.ids):
+                out.append(SuspectResult(sid, float(score[j]), bool(score[j] >= cfg.tau),
+                                         bend=b[j], cos=c[j], match=m[j]))
+        elif isinstance(s, BlackBoxSuspect):
+            try:
+                b, c = blackbox_pair_stats(s.fn, fps.probes, fps.owner_outputs,
+                                           batch_size=batch_size, timeout=timeout,
+                                           retries=retries)
+            except QueryFailure as err:
+                out.append(SuspectResult(s.id, None, None, failed=True, reason=str(err)))
+            else:
+                m, score = score_pairs(b, c, fps, cfg)
+                out.append(SuspectResult(s.id, float(score), bool(score >= cfg.tau),
+                                         bend=b, cos=c, match=m))
+        else:
+            raise ValueError(f"unknown suspect type {type(s).__name__}; expected ZooSuspects "
+                             "or BlackBoxSuspect")
+        if progress is not None:
+            progress(len(out))
+    return out

@@ -1,0 +1,202 @@
+import os
+import stat
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tafa_jax import nets
+from tafa_jax.data import image_domain, noise_domain
+from tafa_jax.data.domains import Domain
+from tafa_jax.fingerprint import (
+    GenerationConfig,
+    SearchConfig,
+    SelectConfig,
+    generate,
+    load,
+    save,
+    search,
+)
+from tafa_jax.fingerprint.search import compile_count
+
+
+def _spread_biases(params, key=9, scale=0.3):
+    return jax.tree.map(
+        lambda a: a + scale * jax.random.normal(jax.random.key(key), a.shape) if a.ndim == 1
+        else a, params)
+
+
+@pytest.fixture(scope="module")
+def owner():
+    net = nets.mlp(8, (24, 16), 1)
+    params = _spread_biases(net.init(jax.random.key(0)))
+    domain = Domain("box8", (8,), low=-2.0, high=2.0)
+    return net, params, domain
+
+
+CFG = GenerationConfig(n_pairs=12, n_candidates=256, distances=(0.05,), grid=24, chunk=128)
+
+
+@pytest.fixture(scope="module")
+def fps(owner):
+    net, params, domain = owner
+    return generate(net, params, domain, CFG, jax.random.key(1))
+
+
+def test_every_pair_straddles_exactly_one_boundary(owner, fps):
+    net, params, domain = owner
+    assert fps.n_pairs == 12 and fps.probes.shape == (12, 3, 8)
+    pat = np.asarray(net.pattern(params, jnp.asarray(fps.probes.reshape(-1, 8)))).reshape(12, 3, -1)
+    diff = pat[:, 0] != pat[:, 2]
+    assert (diff.sum(-1) == 1).all()
+    assert (np.argmax(diff, -1) == fps.neuron).all()
+    np.testing.assert_allclose(np.linalg.norm(fps.probes[:, 2] - fps.probes[:, 0], axis=-1),
+                               fps.distance, rtol=1e-3)
+    assert np.asarray(domain.contains(fps.probes.reshape(-1, 8))).all()
+
+
+def test_owner_bend_positive_and_matches_outputs(owner, fps):
+    net, params, _ = owner
+    assert (fps.owner_bend > 0).all()
+    y = np.asarray(net.apply(params, jnp.asarray(fps.probes.reshape(-1, 8)))).reshape(12, 3, 1)
+    np.testing.assert_allclose(y, fps.owner_outputs, rtol=1e-5, atol=1e-5)
+
+
+def test_crossing_agrees_with_bisection(owner):
+    net, params, domain = owner
+    cfg = SearchConfig(distance=0.05, grid=24)
+    c = search(net, params, domain, cfg, jax.random.key(3), 128, chunk=128)
+    ok = c.valid & c.newton_ok
+    assert ok.sum() > 20
+    # independent bisection of z_k along the pair direction through the found centre
+    for i in np.flatnonzero(ok)[:10]:
+        k, v, ctr = int(c.neuron[i]), c.direction[i], c.center[i]
+        a, b = -0.02, 0.02
+        za = float(net.preactivations(params, jnp.asarray(ctr + a * v)[None])[1][0, k])
+        for _ in range(40):
+            m = (a + b) / 2
+            zm = float(net.preactivations(params, jnp.asarray(ctr + m * v)[None])[1][0, k])
+            if (zm > 0) == (za > 0):
+                a = m
+            else:
+                b = m
+        assert abs((a + b) / 2) < 1e-4
+
+
+def test_newton_and_bisection_fallback_agree(owner):
+    net, params, domain = owner
+    cfg = SearchConfig(distance=0.05, grid=24)
+    c = search(net, params, domain, cfg, jax.random.key(4), 128, chunk=128)
+    ok = c.has_flip & c.newton_ok
+    _, z = net.preactivations(params, jnp.asarray(c.center[ok]))
+    zk = np.asarray(z)[np.arange(ok.sum()), c.neuron[ok]]
+    assert np.abs(zk).max() < 1e-4
+
+
+def test_same_key_bit_identical_and_different_keys_differ(owner, fps):
+    net, params, domain = owner
+    again = generate(net, params, domain, CFG, jax.random.key(1))
+    for name, a in fps.arrays().items():
+        np.testing.assert_array_equal(a, again.arrays()[name], err_msg=name)
+    other = generate(net, params, domain, CFG, jax.random.key(2))
+    assert not np.array_equal(other.probes, fps.probes)
+
+
+def test_chunked_equals_unchunked_and_no_recompile(owner):
+    net, params, domain = owner
+    cfg = SearchConfig(distance=0.05, grid=24)
+    whole = search(net, params, domain, cfg, jax.random.key(5), 96, chunk=96)
+    before = compile_count(net, domain, cfg, 32)
+    parts = search(net, params, domain, cfg, jax.random.key(5), 96, chunk=32)  # 3 chunks
+    assert compile_count(net, domain, cfg, 32) - before <= 1
+    search(net, params, domain, cfg, jax.random.key(6), 96, chunk=32)
+    assert compile_count(net, domain, cfg, 32) == max(before, 1)
+    np.testing.assert_array_equal(whole.valid, parts.valid)
+    ok = whole.valid
+    assert ok.sum() > 10
+    for name in whole._fields:  # XLA may sum in another order for another batch size
+        a, b = np.asarray(getattr(whole, name))[ok], np.asarray(getattr(parts, name))[ok]
+        rtol = 1e-2 if name == "bend" else 1e-3  # a ratio of second differences in float32
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-5, err_msg=name)
+
+
+def test_file_round_trip_permissions_and_tampering(fps, tmp_path):
+    path = save(tmp_path / "fp.npz", fps)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    back = load(path)
+    for name, a in fps.arrays().items():
+        np.testing.assert_array_equal(a, back.arrays()[name])
+    assert back.meta["owner_digest"] == fps.meta["owner_digest"]
+    # tamper: change one probe and re-save the npz without fixing the digest
+    with np.load(path, allow_pickle=False) as z:
+        raw = dict(z)
+    raw["probes"] = raw["probes"].copy()
+    raw["probes"][0, 0, 0] += 1e-3
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **raw)
+    with pytest.raises(ValueError, match="digest mismatch"):
+        load(bad)
+    trunc = tmp_path / "trunc.npz"
+    trunc.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated|not a readable"):
+        load(trunc)
+
+
+def test_affine_and_smooth_networks_are_refused():
+    domain = Domain("box8", (8,), low=-2.0, high=2.0)
+    for act in ("identity", "gelu", "softplus"):
+        net = nets.mlp(8, (16,), 1, activation=act)
+        with pytest.raises(ValueError, match="ReLU"):
+            generate(net, net.init(jax.random.key(0)), domain, CFG, jax.random.key(1))
+
+
+def test_bad_requests_give_clear_errors(owner):
+    net, params, domain = owner
+    with pytest.raises(ValueError, match="too large for the domain"):
+        generate(net, params, domain, GenerationConfig(distances=(100.0,)), jax.random.key(0))
+    with pytest.raises(ValueError, match=r"only \d+ usable pairs.*raise n_candidates"):
+        generate(net, params, domain,
+                 GenerationConfig(n_pairs=500, n_candidates=64, distances=(0.05,), grid=24,
+                                  chunk=64), jax.random.key(0))
+    with pytest.raises(ValueError, match=r"domain has shape \(5,\)"):
+        generate(net, params, Domain("b5", (5,), low=-1.0, high=1.0), CFG, jax.random.key(0))
+    with pytest.raises(ValueError, match="unknown selection rule"):
+        SelectConfig(rule="best")  # type: ignore[arg-type]
+
+
+def test_selection_spreads_over_neurons(owner):
+    net, params, domain = owner
+    cfg = GenerationConfig(n_pairs=10, n_candidates=512, distances=(0.05,), grid=24, chunk=256,
+                           select=SelectConfig(rule="margin", max_per_neuron=1))
+    f = generate(net, params, domain, cfg, jax.random.key(7))
+    assert len(set(f.neuron.tolist())) == 10
+    assert (f.margin >= 0.025).all()
+
+
+def test_generator_and_cnn_networks():
+    g = nets.generator()
+    pg = _spread_biases(g.init(jax.random.key(0)), scale=0.1)
+    f = generate(g, pg, noise_domain(64), GenerationConfig(
+        n_pairs=4, n_candidates=64, distances=(0.05,), grid=16, chunk=64), jax.random.key(1))
+    assert f.probes.shape == (4, 3, 64) and f.owner_outputs.shape == (4, 3, 28, 28, 1)
+    assert (f.owner_bend > 0).all()
+    cnn = nets.small_cnn(7, 12, 3)
+    pc = _spread_biases(cnn.init(jax.random.key(2)), scale=0.1)
+    f = generate(cnn, pc, image_domain((12, 12, 3)), GenerationConfig(
+        n_pairs=4, n_candidates=64, distances=(0.02,), grid=16, chunk=64), jax.random.key(3))
+    pat = np.asarray(cnn.pattern(pc, jnp.asarray(f.probes.reshape(-1, 12, 12, 3)))).reshape(
+        4, 3, -1)
+    assert ((pat[:, 0] != pat[:, 2]).sum(-1) == 1).all()
+
+
+def test_resnet_with_maxpool_and_batchnorm():
+    net = nets.resnet18(7, 16, widths=(4, 8, 8, 8))
+    p = net.init(jax.random.key(0))
+    _, p = nets.train_apply(net, p, jax.random.uniform(jax.random.key(1), (8, 16, 16, 3)))
+    f = generate(net, p, image_domain((16, 16, 3)), GenerationConfig(
+        n_pairs=3, n_candidates=32, distances=(0.002,), grid=16, chunk=32), jax.random.key(2))
+    pat = np.asarray(net.pattern(p, jnp.asarray(f.probes.reshape(-1, 16, 16, 3)))).reshape(
+        3, 3, -1)
+    assert ((pat[:, 0] != pat[:, 2]).sum(-1) == 1).all()  # switches included in the pattern
+    assert (f.owner_bend > 0).all()
