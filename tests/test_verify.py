@@ -1,0 +1,178 @@
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from tafa_jax import nets
+from tafa_jax.data.domains import Domain
+from tafa_jax.fingerprint import GenerationConfig, generate
+from tafa_jax.verify import (
+    BlackBoxSuspect,
+    MatchConfig,
+    ZooSuspects,
+    query_blackbox,
+    verify,
+    zoo_pair_stats,
+)
+from tafa_jax.zoo.obfuscate import permute_hidden, rescale_relu
+
+
+def _spread(params, key, scale=0.3):
+    return jax.tree.map(
+        lambda a: a + scale * jax.random.normal(jax.random.key(key), a.shape) if a.ndim == 1
+        else a, params)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    net = nets.mlp(8, (24, 16), 3, head="softmax")
+    owner = _spread(net.init(jax.random.key(0)), 9)
+    domain = Domain("box8", (8,), low=-2.0, high=2.0)
+    cfg = GenerationConfig(n_pairs=16, n_candidates=256, distances=(0.05,), grid=24, chunk=128)
+    fps = generate(net, owner, domain, cfg, jax.random.key(1))
+    others = [_spread(net.init(jax.random.key(10 + i)), 20 + i) for i in range(5)]
+    return net, owner, fps, others
+
+
+def test_owner_scores_one_and_copies_too(setup):
+    net, owner, fps, _ = setup
+    perm = permute_hidden(net, owner, jax.random.key(3))
+    resc = rescale_relu(net, owner, jax.random.key(4))
+    zoo = nets.stack([owner, perm, resc])
+    res = verify(fps, [ZooSuspects(net, zoo, ["owner", "perm", "rescale"])])
+    assert [r.score for r in res] == [1.0, 1.0, 1.0]
+    assert all(r.decision for r in res)
+
+
+def test_affine_suspect_scores_zero(setup):
+    net, _, fps, _ = setup
+    w = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+
+    def affine(x):
+        return x @ w + 1.0
+
+    res = verify(fps, [BlackBoxSuspect("affine", affine)])
+    assert res[0].score == 0.0 and res[0].decision is False
+    np.testing.assert_allclose(res[0].bend, 0.0, atol=1e-3)
+
+
+def test_softmax_head_is_not_a_kink(setup):
+    """A smooth head bends by O(d^2): an owner-free smooth network must not match."""
+    net, _, fps, _ = setup
+    smooth = nets.mlp(8, (24, 16), 3, head="softmax", activation="softplus")
+    p = smooth.init(jax.random.key(5))
+    res = verify(fps, [BlackBoxSuspect("smooth", lambda x: np.asarray(smooth.apply(p, x)))])
+    assert res[0].score == 0.0
+
+
+def test_zoo_equals_loop_equals_blackbox(setup):
+    net, owner, fps, others = setup
+    zoo = nets.stack(others)
+    b_zoo, c_zoo = zoo_pair_stats(net, zoo, fps.probes, fps.owner_outputs, chunk=2)
+    for i, p in enumerate(others):
+        b1, c1 = zoo_pair_stats(net, nets.stack([p]), fps.probes, fps.owner_outputs)
+        np.testing.assert_allclose(b_zoo[i], b1[0], rtol=1e-3, atol=2e-4)  # f32 noise
+        np.testing.assert_allclose(c_zoo[i], c1[0], rtol=1e-4, atol=1e-5)
+    fns = [BlackBoxSuspect(f"bb{i}", lambda x, p=p: np.asarray(net.apply(p, jnp.asarray(x))))
+           for i, p in enumerate(others)]
+    res_bb = verify(fps, fns, batch_size=7)
+    res_zoo = verify(fps, [ZooSuspects(net, zoo, [f"z{i}" for i in range(5)])])
+    for a, b in zip(res_bb, res_zoo):
+        np.testing.assert_allclose(a.bend, b.bend, rtol=1e-3, atol=2e-4)
+        assert a.score == b.score
+
+
+def test_failing_blackboxes_are_recorded_and_the_rest_goes_on(setup):
+    net, owner, fps, _ = setup
+
+    def boom(x):
+        raise RuntimeError("server down")
+
+    def wrong_shape(x):
+        return np.zeros((x.shape[0], 5), np.float32)
+
+    def nan(x):
+        return np.full((x.shape[0], 3), np.nan, np.float32)
+
+    good = BlackBoxSuspect("good", lambda x: np.asarray(net.apply(owner, jnp.asarray(x))))
+    res = verify(fps, [BlackBoxSuspect("boom", boom), BlackBoxSuspect("shape", wrong_shape),
+                       BlackBoxSuspect("nan", nan), good], retries=1)
+    by_id = {r.id: r for r in res}
+    assert by_id["boom"].failed and "server down" in by_id["boom"].reason
+    assert by_id["shape"].failed and "expected" in by_id["shape"].reason
+    assert by_id["nan"].failed and "NaN" in by_id["nan"].reason
+    assert not by_id["good"].failed and by_id["good"].score == 1.0
+
+
+def test_blackbox_timeout_is_a_failure(setup):
+    import time
+
+    _, _, fps, _ = setup
+
+    def slow(x):
+        time.sleep(2.0)
+        return np.zeros((x.shape[0], 3), np.float32)
+
+    res = verify(fps, [BlackBoxSuspect("slow", slow)], timeout=0.05)
+    assert res[0].failed and "timed out" in res[0].reason
+
+
+def test_bad_input_errors(setup):
+    net, owner, fps, _ = setup
+    wrong = nets.mlp(5, (8,), 3)
+    with pytest.raises(ValueError, match="input shape"):
+        verify(fps, [ZooSuspects(wrong, nets.stack([wrong.init(jax.random.key(0))]), ["w"])])
+    with pytest.raises(ValueError, match="no suspects"):
+        verify(fps, [])
+    with pytest.raises(ValueError, match="unique"):
+        verify(fps, [BlackBoxSuspect("a", np.asarray), BlackBoxSuspect("a", np.asarray)])
+    with pytest.raises(ValueError, match="rho"):
+        MatchConfig(rho=0.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        query_blackbox(np.asarray, fps.probes, (3,), batch_size=0)
+
+
+def test_direction_rule_uses_output_space(setup):
+    net, owner, fps, others = setup
+    zoo = nets.stack([owner, *others])
+    loose = verify(fps, [ZooSuspects(net, zoo, [str(i) for i in range(6)])], MatchConfig())
+    strict = verify(fps, [ZooSuspects(net, zoo, [str(i) for i in range(6)])],
+                    MatchConfig(min_cos=0.99))
+    assert strict[0].score == 1.0
+    assert all(s.score <= lo.score for s, lo in zip(strict, loose))
+
+
+SHARD_SCRIPT = r"""
+import json, jax, numpy as np
+from tafa_jax import nets
+from tafa_jax.data.domains import Domain
+from tafa_jax.fingerprint import GenerationConfig, generate
+from tafa_jax.verify import zoo_pair_stats
+assert jax.local_device_count() == 4, jax.devices()
+net = nets.mlp(8, (24, 16), 3)
+zoo = nets.stack_init(net, jax.random.key(0), 10)
+zoo = jax.tree.map(lambda a: a + 0.1 * np.ones_like(a), zoo)
+owner = jax.tree.map(lambda a: a[0], zoo)
+fps = generate(net, owner, Domain("b", (8,), low=-2.0, high=2.0),
+               GenerationConfig(n_pairs=8, n_candidates=256, distances=(0.05,), grid=24,
+                                chunk=128), jax.random.key(1))
+b4, _ = zoo_pair_stats(net, zoo, fps.probes, fps.owner_outputs, chunk=4)
+b1, _ = zoo_pair_stats(net, zoo, fps.probes, fps.owner_outputs, chunk=4, devices=1)
+print(json.dumps({"b4": b4.tolist(), "b1": b1.tolist()}))
+"""
+
+
+def test_sharded_equals_unsharded():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", SHARD_SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(res["b4"], res["b1"], rtol=1e-4, atol=1e-6)
+    assert np.asarray(res["b4"]).shape == (10, 8)
