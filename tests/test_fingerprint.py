@@ -71,7 +71,7 @@ def test_crossing_agrees_with_bisection(owner):
     assert ok.sum() > 20
     # independent bisection of z_k along the pair direction through the found centre
     for i in np.flatnonzero(ok)[:10]:
-        k, v, ctr = int(c.neuron[i]), c.direction[i], c.center[i]
+        k, v, ctr = int(c.neuron[i]), c.direction[i, 0], c.center[i, 0]
         a, b = -0.02, 0.02
         za = float(net.preactivations(params, jnp.asarray(ctr + a * v)[None])[1][0, k])
         for _ in range(40):
@@ -89,7 +89,7 @@ def test_newton_and_bisection_fallback_agree(owner):
     cfg = SearchConfig(distance=0.05, grid=24)
     c = search(net, params, domain, cfg, jax.random.key(4), 128, chunk=128)
     ok = c.has_flip & c.newton_ok
-    _, z = net.preactivations(params, jnp.asarray(c.center[ok]))
+    _, z = net.preactivations(params, jnp.asarray(c.center[ok, 0]))
     zk = np.asarray(z)[np.arange(ok.sum()), c.neuron[ok]]
     assert np.abs(zk).max() < 1e-4
 

@@ -53,8 +53,10 @@ def test_affine_suspect_scores_zero(setup):
     net, _, fps, _ = setup
     w = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
 
-    def affine(x):
-        return x @ w + 1.0
+    def affine(x):  # an affine model behind the owner's softmax head
+        z = x @ w + 1.0
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
 
     res = verify(fps, [BlackBoxSuspect("affine", affine)])
     assert res[0].score == 0.0 and res[0].decision is False

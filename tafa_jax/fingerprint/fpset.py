@@ -22,7 +22,8 @@ from tafa_jax.io import atomic_write_bytes, load_npz, npz_bytes
 
 FORMAT = "tafa-jax/fingerprint-set"
 VERSION = 1
-ARRAYS = ("probes", "owner_outputs", "owner_bend", "distance", "neuron", "margin", "steepness")
+ARRAYS = ("probes", "owner_outputs", "owner_bend", "distance", "neuron", "margin", "steepness",
+          "group")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -38,6 +39,8 @@ class FingerprintSet:
       neuron: ``(K,)`` index of the owner's flipping ReLU.
       margin: ``(K,)`` distance from the midpoint to the nearest other owner boundary.
       steepness: ``(K,)`` ``||grad_x z_k||`` of the flipping neuron at the midpoint.
+      group: ``(K,)`` fingerprint group of each pair (``0..G-1``); pairs of one group lie
+        on the same owner boundary and must all bend for the group to match.
       meta: JSON-able metadata: network, domain, config, key, owner digest, counts.
     """
 
@@ -48,6 +51,7 @@ class FingerprintSet:
     neuron: Int[np.ndarray, " K"]
     margin: Float[np.ndarray, " K"]
     steepness: Float[np.ndarray, " K"]
+    group: Int[np.ndarray, " K"]
     meta: dict[str, Any]
 
     def __post_init__(self) -> None:
@@ -79,16 +83,23 @@ class FingerprintSet:
         return tuple(self.owner_outputs.shape[2:])
 
     @property
+    def n_groups(self) -> int:
+        return int(np.unique(self.group).size)
+
+    @property
     def queries_per_suspect(self) -> int:
         return self.n_pairs * self.n_probes
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: np.asarray(getattr(self, name)) for name in ARRAYS}
 
-    def subset(self, idx: np.ndarray) -> FingerprintSet:
-        """The pairs ``idx`` (e.g. the first 30, for a query-budget study)."""
-        idx = np.asarray(idx)
+    def subset(self, groups: np.ndarray) -> FingerprintSet:
+        """The fingerprint groups ``groups`` (e.g. the first 30, for a query-budget study)."""
+        groups = np.asarray(groups)
+        idx = np.flatnonzero(np.isin(self.group, groups))
         arrays = {name: a[idx] for name, a in self.arrays().items()}
+        _, arrays["group"] = np.unique(arrays["group"], return_inverse=True)
+        arrays["group"] = arrays["group"].astype(np.int32)
         return FingerprintSet(**arrays, meta={**self.meta, "subset_of": self.meta.get("digest")})
 
 

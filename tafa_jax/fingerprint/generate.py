@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from tafa_jax._version import __version__
+from tafa_jax.bend import LINKS, default_link
 from tafa_jax.data.domains import Domain
 from tafa_jax.fingerprint import search as _search
 from tafa_jax.fingerprint.fpset import FingerprintSet
@@ -32,6 +33,11 @@ class GenerationConfig:
       base_scale: sampling scale of base points around the domain centre.
       line_length: candidate line length (default ``grid * d``).
       move_binary: allow pairs to move binary coordinates.
+      siblings, spread: pairs per fingerprint group on one boundary, and their spacing
+        (see :class:`SearchConfig`); ``n_pairs`` counts groups, so a set holds
+        ``n_pairs * siblings`` pairs.
+      link: inverse output link for bend statistics; ``None`` picks it from the
+        owner's head (softmax -> clr, tanh -> atanh, sigmoid -> logit).
       select: the selection rule.
     """
 
@@ -44,12 +50,17 @@ class GenerationConfig:
     base_scale: float = 1.0
     line_length: float | None = None
     move_binary: bool = False
+    siblings: int = 1
+    spread: float = 1.0
+    link: str | None = None
     select: SelectConfig = dataclasses.field(default_factory=SelectConfig)
 
     def search_config(self, distance: float) -> _search.SearchConfig:
         return _search.SearchConfig(distance=float(distance), grid=self.grid,
                                     line_length=self.line_length, direction=self.direction,
-                                    base_scale=self.base_scale, move_binary=self.move_binary)
+                                    base_scale=self.base_scale, move_binary=self.move_binary,
+                                    siblings=self.siblings, spread=self.spread,
+                                    link=self.link)
 
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
@@ -71,6 +82,11 @@ def _validate(net: Network, params: Params, domain: Domain, cfg: GenerationConfi
         raise ValueError(f"pair distance {max(cfg.distances)} is too large for the domain "
                          f"{domain.name!r} (diameter {domain.diameter:.3g}); use d <= "
                          f"{domain.diameter / 2:.3g}")
+    if cfg.link not in LINKS:
+        raise ValueError(f"unknown link {cfg.link!r}; expected one of {LINKS}")
+    if cfg.siblings < 1 or cfg.spread <= 0:
+        raise ValueError(f"siblings must be >= 1 and spread > 0, got {cfg.siblings}, "
+                         f"{cfg.spread}")
     if cfg.grid < 2 or cfg.chunk < 1:
         raise ValueError(f"grid must be >= 2 and chunk >= 1, got {cfg.grid}, {cfg.chunk}")
     if not net.kink_layout():
@@ -103,6 +119,8 @@ def generate(
       ValueError: no ReLU kinks found, ``d`` too large, too few candidates, or a
         domain that does not match the network.
     """
+    if cfg.link is None:
+        cfg = dataclasses.replace(cfg, link=default_link(net.module))
     _validate(net, params, domain, cfg)
     t0 = time.perf_counter()
     per_d = _split(cfg.n_pairs, len(cfg.distances))
@@ -133,16 +151,23 @@ def generate(
                 f"pair) but {k} were asked for: raise n_candidates (e.g. to "
                 f"{_suggest(cfg.n_candidates, k, max(idx.size, 1))}) or lower d or n_pairs")
         chosen.append((d, cands, idx))
-    probes = np.concatenate([c.probes[i] for _, c, i in chosen])
-    outputs = np.concatenate([c.outputs[i] for _, c, i in chosen])
+    def cat(field, dtype=None):
+        parts = [np.asarray(getattr(c, field))[i] for _, c, i in chosen]
+        out = np.concatenate(parts).reshape(-1, *parts[0].shape[2:])  # groups -> pairs
+        return out if dtype is None else out.astype(dtype)
+
+    t = cfg.siblings
+    probes, outputs = cat("probes"), cat("outputs")
+    n_groups = sum(i.size for _, _, i in chosen)
     fps = FingerprintSet(
         probes=probes.reshape(probes.shape[0], probes.shape[1], *net.input_shape),
         owner_outputs=outputs.reshape(outputs.shape[0], outputs.shape[1], *net.output_shape),
-        owner_bend=np.concatenate([c.bend[i] for _, c, i in chosen]).astype(np.float32),
-        distance=np.concatenate([np.full(i.size, d, np.float32) for d, _, i in chosen]),
-        neuron=np.concatenate([c.neuron[i] for _, c, i in chosen]).astype(np.int32),
-        margin=np.concatenate([c.margin[i] for _, c, i in chosen]).astype(np.float32),
-        steepness=np.concatenate([c.steepness[i] for _, c, i in chosen]).astype(np.float32),
+        owner_bend=cat("bend", np.float32),
+        distance=np.concatenate([np.full(i.size * t, d, np.float32) for d, _, i in chosen]),
+        neuron=np.repeat(np.concatenate([c.neuron[i] for _, c, i in chosen]), t).astype(np.int32),
+        margin=cat("margin", np.float32),
+        steepness=cat("steepness", np.float32),
+        group=np.repeat(np.arange(n_groups, dtype=np.int32), t),
         meta={
             "tafa_jax_version": __version__,
             "network": {"name": net.name, "input_shape": list(net.input_shape),
@@ -152,6 +177,7 @@ def generate(
             "config": cfg.to_json(),
             "key": np.asarray(jax.random.key_data(key)).ravel().tolist(),
             "search": counts,
+            "link": cfg.link,
         },
     )
     if progress is not None:

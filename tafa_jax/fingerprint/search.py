@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from tafa_jax.bend import bend_statistic, inverse_link
 from tafa_jax.data.domains import Domain
 from tafa_jax.nets.network import Network, Params, forward_full, forward_with_preacts
 
@@ -56,6 +57,12 @@ class SearchConfig:
       base_scale: base points are ``center + base_scale * (sample - center)``.
       bisection_steps: steps of the fallback bisection.
       move_binary: let pairs move along binary coordinates (they then leave ``{low, high}``).
+      siblings: T, pairs per fingerprint group: the crossing ``c`` and ``T - 1`` more
+        points on the same neuron's boundary, ``spread`` away along random tangents.
+        A group matches only when all its pairs bend, so a suspect must have a
+        boundary *parallel* to the owner's there, not just any kink nearby.
+      spread: distance of the siblings from ``c`` (input units).
+      link: inverse output link for the owner's bend statistic (:mod:`tafa_jax.bend`).
     """
 
     distance: float
@@ -66,6 +73,9 @@ class SearchConfig:
     base_scale: float = 1.0
     bisection_steps: int = 30
     move_binary: bool = False
+    siblings: int = 1
+    spread: float = 1.0
+    link: str = "identity"
 
     @property
     def length(self) -> float:
@@ -85,21 +95,13 @@ class Candidates(NamedTuple):
     newton_ok: Bool[Array, " C"]  # the jvp/Newton crossing passed its check
     neuron: Int[Array, " C"]  # index of the flipping ReLU in the pre-activation vector
     t_star: Float[Array, " C"]  # crossing position along the line
-    center: Float[Array, "C D"]  # c = x(t*), flattened
-    direction: Float[Array, "C D"]  # unit v, flattened
-    probes: Float[Array, "C P D"]  # c + s (d/2) v, flattened
-    outputs: Float[Array, "C P O"]  # owner's outputs on the probes, flattened
-    margin: Float[Array, " C"]  # distance along v from c to the nearest other boundary
-    steepness: Float[Array, " C"]  # ||grad_x z_k(c)||
-    bend: Float[Array, " C"]  # owner's 3-probe bend statistic
-
-
-def bend_statistic(y: Float[Array, "... P O"], eps: float = 1e-12) -> Float[Array, "..."]:
-    """``||y(x-) + y(x+) - 2 y(m)|| / (||y(x+) - y(x-)|| + eps)`` from probes 0, 1, 2."""
-    lo, mid, hi = y[..., 0, :], y[..., 1, :], y[..., 2, :]
-    num = jnp.linalg.norm(lo + hi - 2 * mid, axis=-1)
-    den = jnp.linalg.norm(hi - lo, axis=-1)
-    return num / (den + eps)
+    center: Float[Array, "C T D"]  # c = x(t*) and its siblings, flattened
+    direction: Float[Array, "C T D"]  # unit v, flattened
+    probes: Float[Array, "C T P D"]  # c + s (d/2) v, flattened
+    outputs: Float[Array, "C T P O"]  # owner's outputs on the probes, flattened
+    margin: Float[Array, "C T"]  # distance along v from c to the nearest other boundary
+    steepness: Float[Array, "C T"]  # ||grad_x z_k(c)||
+    bend: Float[Array, "C T"]  # owner's 3-probe bend statistic
 
 
 def domain_key(domain: Domain) -> str:
@@ -191,33 +193,64 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int):
         # 4. the pair's direction: boundary normal or the line itself
         z_c, vjp = jax.vjp(preacts, c)
         (grad,) = vjp(jax.nn.one_hot(k, n_relu, dtype=z_c.dtype))  # grad_x z_k: no ambiguity
-        steep = jnp.linalg.norm(grad, axis=-1)
         if cfg.direction == "normal":
             v = grad * movable
             v = v / (jnp.linalg.norm(v, axis=-1, keepdims=True) + 1e-12)
         else:
             v = u
+        # 5. siblings: T-1 more centres on the same boundary, `spread` away along random
+        #    tangents, pulled back onto the boundary by one Newton step along v
+        T = cfg.siblings
+        kt = jnp.repeat(k, T)
+        vt = jnp.repeat(v, T, axis=0)  # (C*T, D)
+        if T > 1:
+            k_sib = jax.vmap(lambda q: jax.random.fold_in(q, 1))(k_pick)
+            r = jax.vmap(lambda q: jax.random.normal(q, (T - 1, dim)))(k_sib) * movable
+            r = r - jnp.sum(r * v[:, None], -1, keepdims=True) * v[:, None]
+            r = r / (jnp.linalg.norm(r, axis=-1, keepdims=True) + 1e-12)
+            cs = jnp.concatenate([c[:, None], c[:, None] + cfg.spread * r], axis=1)
+            cs = cs.reshape(chunk * T, dim)
+            z_t, dz_t = jax.jvp(preacts, (cs,), (vt,))
+            rt = jnp.arange(chunk * T)
+            step = -z_t[rt, kt] / jnp.where(dz_t[rt, kt] == 0, 1.0, dz_t[rt, kt])
+            cs = cs + step[:, None] * vt
+            z_c, vjp = jax.vjp(preacts, cs)
+            (grad,) = vjp(jax.nn.one_hot(kt, n_relu, dtype=z_c.dtype))
+            if cfg.direction == "normal":
+                vt = grad * movable
+                vt = vt / (jnp.linalg.norm(vt, axis=-1, keepdims=True) + 1e-12)
+        else:
+            cs = c
+        n = chunk * T
+        rows_t = jnp.arange(n)
+        steep = jnp.linalg.norm(grad, axis=-1)
         # margin: distance along +-v to the nearest other boundary, each side linearised
         # just off the boundary (on it, downstream directional derivatives are ambiguous)
         eps = 1e-3 * half
-        sides = jnp.concatenate([c + eps * v, c - eps * v])
-        dirs = jnp.concatenate([v, -v])
+        sides = jnp.concatenate([cs + eps * vt, cs - eps * vt])
+        dirs = jnp.concatenate([vt, -vt])
         z_s, dz_s = jax.jvp(preacts, (sides,), (dirs,))
         s_cross = -z_s / jnp.where(dz_s == 0, 1e-30, dz_s)
         s_cross = jnp.where((s_cross > 0) & (dz_s != 0), s_cross, jnp.inf)
-        own = jnp.concatenate([jax.nn.one_hot(k, n_relu, dtype=bool)] * 2)
+        own = jnp.concatenate([jax.nn.one_hot(kt, n_relu, dtype=bool)] * 2)
         s_cross = jnp.where(own, jnp.inf, s_cross)
         margin = jnp.minimum(*jnp.split(jnp.min(s_cross, axis=-1), 2)) + eps
-        probes = c[:, None, :] + offsets[None, :, None] * half * v[:, None, :]  # (C, P, D)
+        probes = cs[:, None, :] + offsets[None, :, None] * half * vt[:, None, :]  # (n, P, D)
         y, _, pat_p = forward_full(net, params, as_batch(probes))
-        y = y.reshape(chunk, P, -1)
-        pat_p = pat_p.reshape(chunk, P, -1)
+        y = y.reshape(n, P, -1)
+        pat_p = pat_p.reshape(n, P, -1)
         ends = pat_p[:, 0] != pat_p[:, 2]
-        clean = (jnp.sum(ends, -1) == 1) & ends[rows, k]
-        in_domain = jnp.all(domain.contains(probes.reshape(chunk, P, *shape)), axis=-1)
-        valid = has_flip & clean & in_domain & jnp.all(jnp.isfinite(y), axis=(-1, -2))
-        return Candidates(valid, has_flip, newton_ok, k, t_star, c, v, probes, y, margin, steep,
-                          bend_statistic(y))
+        clean = (jnp.sum(ends, -1) == 1) & ends[rows_t, kt]
+        in_domain = jnp.all(domain.contains(probes.reshape(n, P, *shape)), axis=-1)
+        ok = clean & in_domain & jnp.all(jnp.isfinite(y), axis=(-1, -2))
+        valid = has_flip & jnp.all(ok.reshape(chunk, T), axis=1)
+
+        def per_group(a):
+            return a.reshape(chunk, T, *a.shape[1:])
+
+        return Candidates(valid, has_flip, newton_ok, k, t_star, per_group(cs), per_group(vt),
+                          per_group(probes), per_group(y), per_group(margin), per_group(steep),
+                          per_group(bend_statistic(inverse_link(y, cfg.link))))
 
     return jax.jit(run)
 

@@ -35,11 +35,14 @@ class SelectConfig:
       rule: ranking rule, one of :data:`RULES`.
       max_per_neuron: cap on pairs sharing a flipping neuron (diversity).
       min_margin: keep only candidates whose margin is at least ``min_margin * d/2``.
+      min_bend: keep only candidates whose owner bend statistic is at least this, so
+        the owner itself clears the absolute matching threshold with room to spare.
     """
 
     rule: Rule = "margin"
     max_per_neuron: int = 1
     min_margin: float = 1.0
+    min_bend: float = 0.1
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -50,9 +53,16 @@ class SelectConfig:
             raise ValueError(f"min_margin must be >= 0, got {self.min_margin}")
 
 
+def _per_line(a) -> np.ndarray:
+    """A per-pair field ``(C, T)`` reduced to its weakest sibling ``(C,)``."""
+    a = np.asarray(a)
+    return a.min(axis=1) if a.ndim == 2 else a
+
+
 def eligible(cands: Candidates, distance: float, cfg: SelectConfig) -> np.ndarray:
-    """Boolean mask of candidates that may be selected."""
-    return np.asarray(cands.valid) & (np.asarray(cands.margin) >= cfg.min_margin * distance / 2)
+    """Boolean mask of candidate groups that may be selected (every sibling clean)."""
+    return (np.asarray(cands.valid) & (_per_line(cands.margin) >= cfg.min_margin * distance / 2)
+            & (_per_line(cands.bend) >= cfg.min_bend))
 
 
 def select(
@@ -69,7 +79,7 @@ def select(
         score = rng.random(idx.size)
     else:
         score = {"margin": cands.margin, "steep": cands.steepness, "bend": cands.bend}[cfg.rule]
-        score = np.asarray(score)[idx]
+        score = _per_line(score)[idx]
     order = idx[np.argsort(-score, kind="stable")]
     neurons = np.asarray(cands.neuron)[order]
     chosen: list[int] = []

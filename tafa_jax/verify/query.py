@@ -36,14 +36,14 @@ def _mesh(n_devices: int) -> Mesh:
     return Mesh(np.asarray(jax.devices()[:n_devices]), ("zoo",))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array):
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array, link: str):
     k, p = probes.shape[:2]
     flat = probes.reshape((k * p, *probes.shape[2:]))
 
     def one(params):
         y = forward(net, params, flat).reshape(k, p, -1)
-        return pair_stats(y, owner_y)
+        return pair_stats(y, owner_y, link)
 
     return jax.vmap(one)(zoo)
 
@@ -56,6 +56,7 @@ def zoo_pair_stats(
     *,
     chunk: int = 256,
     devices: int | None = None,
+    link: str = "identity",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bend statistic and bend cosine ``(n_models, K)`` for every member of a zoo.
 
@@ -66,6 +67,7 @@ def zoo_pair_stats(
       chunk: zoo members per compiled call (rounded up to a multiple of the
         device count); bounds memory at ``chunk * K * P`` forward passes.
       devices: how many local devices to shard the zoo axis over (default all).
+      link: inverse output link (see :class:`~tafa_jax.verify.score.MatchConfig`).
     """
     n = zoo_size(zoo)
     if n == 0:
@@ -90,7 +92,7 @@ def zoo_pair_stats(
             part = jax.tree.map(
                 lambda a, m=m: np.concatenate([a, np.repeat(a[:1], chunk - m, 0)]), part)
         part = jax.device_put(part, sharding)
-        b, c = _zoo_stats(net, part, probes, owner_y)
+        b, c = _zoo_stats(net, part, probes, owner_y, link)
         bs.append(np.asarray(b)[:m])
         cs.append(np.asarray(c)[:m])
     return np.concatenate(bs), np.concatenate(cs)
@@ -162,10 +164,11 @@ def blackbox_pair_stats(
     fn: Callable[[np.ndarray], np.ndarray],
     probes: np.ndarray,
     owner_outputs: np.ndarray,
+    link: str = "identity",
     **kwargs,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(K,)`` bend statistic and cosine for one black-box suspect (may raise QueryFailure)."""
     y = query_blackbox(fn, probes, tuple(owner_outputs.shape[2:]), **kwargs)
     k, p = y.shape[:2]
-    b, c = pair_stats(y.reshape(k, p, -1), owner_outputs.reshape(k, p, -1))
+    b, c = pair_stats(y.reshape(k, p, -1), owner_outputs.reshape(k, p, -1), link)
     return np.asarray(b), np.asarray(c)

@@ -23,7 +23,11 @@ import dataclasses
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from tafa_jax.bend import LINKS, bend_statistic, inverse_link
+
 EPS = 1e-12
+
+
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,20 +35,37 @@ class MatchConfig:
     """The matching rule (static).
 
     Attributes:
-      rho: a pair matches when the suspect bends at least ``rho`` times the owner.
+      mode: ``"absolute"``: a pair matches when ``b_j(g) >= beta`` ("is there a
+        kink at all", blind to the bend's size and sign, so a re-trained head
+        keeps it); ``"relative"``: when ``b_j(g) >= rho * b_j(F)`` (TAFA.md's
+        first rule).
+      beta: the absolute threshold.
+      rho: the relative threshold.
+      link: inverse output link applied before the statistic, so that a smooth
+        head becomes affine again (see :mod:`tafa_jax.bend`); ``None`` takes the
+        fingerprint set's own link, chosen from the owner's head.
       min_cos: if not None, also require the bend vectors' cosine >= ``min_cos``.
       abs_cos: compare ``|cos|`` (ignore the bend's sign).
       tau: decision threshold on the score.
     """
 
+    mode: str = "absolute"
+    beta: float = 0.05
     rho: float = 0.5
+    link: str | None = None
     min_cos: float | None = None
     abs_cos: bool = True
     tau: float = 0.5
 
     def __post_init__(self) -> None:
+        if self.mode not in ("absolute", "relative"):
+            raise ValueError(f"mode must be 'absolute' or 'relative', got {self.mode!r}")
+        if self.link is not None and self.link not in LINKS:
+            raise ValueError(f"unknown link {self.link!r}; expected one of {LINKS}")
         if not 0 < self.rho:
             raise ValueError(f"rho must be > 0, got {self.rho}")
+        if not 0 < self.beta:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
         if not 0 <= self.tau <= 1:
             raise ValueError(f"tau must be in [0, 1], got {self.tau}")
         if self.min_cos is not None and not -1 <= self.min_cos <= 1:
@@ -52,17 +73,19 @@ class MatchConfig:
 
 
 def pair_stats(
-    y: Float[Array, "... K P O"], owner_y: Float[Array, "K P O"]
+    y: Float[Array, "... K P O"], owner_y: Float[Array, "K P O"], link: str = "identity"
 ) -> tuple[Float[Array, "... K"], Float[Array, "... K"]]:
     """Bend statistic and bend-vector cosine with the owner, for each pair.
 
     ``O`` is the flattened output size. Works on numpy or JAX arrays, batched
-    over any leading axes of ``y``.
+    over any leading axes of ``y``. The chord is floored at ``1e-4 * ||g(m)||``
+    so that float32 round-off on a flat segment cannot look like a bend.
     """
+    y = inverse_link(y, link)
+    owner_y = inverse_link(owner_y, link)
     e = y[..., 0, :] + y[..., 2, :] - 2 * y[..., 1, :]
-    chord = jnp.linalg.norm(y[..., 2, :] - y[..., 0, :], axis=-1)
     e_norm = jnp.linalg.norm(e, axis=-1)
-    b = e_norm / (chord + EPS)
+    b = bend_statistic(y)
     e_f = owner_y[:, 0, :] + owner_y[:, 2, :] - 2 * owner_y[:, 1, :]
     cos = jnp.sum(e * e_f, axis=-1) / (e_norm * jnp.linalg.norm(e_f, axis=-1) + EPS)
     return b, cos
@@ -73,7 +96,7 @@ def matches(
     cfg: MatchConfig,
 ) -> Float[Array, "... K"]:
     """1.0 where a pair matches, else 0.0."""
-    m = b >= cfg.rho * owner_b
+    m = b >= (cfg.beta if cfg.mode == "absolute" else cfg.rho * owner_b)
     if cfg.min_cos is not None:
         c = jnp.abs(cos) if cfg.abs_cos else cos
         m &= c >= cfg.min_cos

@@ -51,15 +51,22 @@ class SuspectResult:
     match: np.ndarray | None = None
 
     @property
-    def matching_rate(self) -> float | None:
+    def pair_rate(self) -> float | None:
+        """Fraction of single pairs that bend (the score counts whole groups)."""
         return None if self.match is None else float(np.mean(self.match))
+
+
+def group_matches(m: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """``(..., G)``: a fingerprint group matches when every one of its pairs does."""
+    onehot = np.eye(int(group.max()) + 1, dtype=np.float32)[group]  # (K, G)
+    return ((np.asarray(m, np.float32) @ onehot) >= onehot.sum(0) - 0.5).astype(np.float32)
 
 
 def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
                 cfg: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pair matches ``(..., K)`` and the score (matching rate) ``(...)``."""
+    """Per-pair matches ``(..., K)`` and the score ``(...)``: the group matching rate."""
     m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
-    return m, m.mean(axis=-1)
+    return m, group_matches(m, fps.group).mean(axis=-1)
 
 
 def verify(
@@ -81,6 +88,8 @@ def verify(
     """
     if not suspects:
         raise ValueError("no suspects given: pass at least one ZooSuspects or BlackBoxSuspect")
+    if cfg.link is None:
+        cfg = dataclasses.replace(cfg, link=fps.meta.get("link", "identity"))
     ids = [i for s in suspects for i in (s.ids if isinstance(s, ZooSuspects) else [s.id])]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -88,14 +97,15 @@ def verify(
     out: list[SuspectResult] = []
     for s in suspects:
         if isinstance(s, ZooSuspects):
-            b, c = zoo_pair_stats(s.net, s.params, fps.probes, fps.owner_outputs, chunk=chunk)
+            b, c = zoo_pair_stats(s.net, s.params, fps.probes, fps.owner_outputs, chunk=chunk,
+                                  link=cfg.link)
             m, score = score_pairs(b, c, fps, cfg)
             for j, sid in enumerate(s.ids):
                 out.append(SuspectResult(sid, float(score[j]), bool(score[j] >= cfg.tau),
                                          bend=b[j], cos=c[j], match=m[j]))
         elif isinstance(s, BlackBoxSuspect):
             try:
-                b, c = blackbox_pair_stats(s.fn, fps.probes, fps.owner_outputs,
+                b, c = blackbox_pair_stats(s.fn, fps.probes, fps.owner_outputs, cfg.link,
                                            batch_size=batch_size, timeout=timeout,
                                            retries=retries)
             except QueryFailure as err:

@@ -1,0 +1,56 @@
+"""The bend statistic and the inverse output links that make smooth heads affine again.
+
+A ReLU network with a softmax, tanh or sigmoid head is piecewise affine *before*
+its head. Undoing the head (the inverse link) before taking second differences
+makes the statistic exactly 0 on any segment without a kink, whatever the head:
+
+- ``"clr"``: softmax probabilities -> centred log-ratio, ``log p - mean(log p)``,
+  which equals the logits minus their mean (an affine map of the logits);
+- ``"atanh"``: tanh outputs (the WGAN generator's images) -> pre-activations;
+- ``"logit"``: sigmoid outputs -> pre-activations;
+- ``"identity"``: raw or clipped outputs (clipping is itself piecewise affine).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+LINKS: tuple[str, ...] = ("identity", "clr", "atanh", "logit")
+HEAD_LINKS = {"none": "identity", "clip": "identity", "softmax": "clr", "tanh": "atanh",
+              "sigmoid": "logit"}
+EPS = 1e-12
+
+
+def inverse_link(y: Float[Array, "... O"], link: str) -> Float[Array, "... O"]:
+    """Undo a smooth output head so a ReLU network's outputs are piecewise affine again."""
+    if link == "identity":
+        return y
+    if link == "clr":  # softmax: log p - mean(log p) = logits - mean(logits)
+        logp = jnp.log(jnp.clip(y, 1e-30, None))
+        return logp - jnp.mean(logp, axis=-1, keepdims=True)
+    if link == "atanh":
+        return jnp.arctanh(jnp.clip(y, -1 + 1e-6, 1 - 1e-6))
+    if link == "logit":
+        p = jnp.clip(y, 1e-7, 1 - 1e-7)
+        return jnp.log(p) - jnp.log1p(-p)
+    raise ValueError(f"unknown link {link!r}; expected one of {LINKS}")
+
+
+def bend_statistic(y: Float[Array, "... P O"]) -> Float[Array, "..."]:
+    """``||y(x-) + y(x+) - 2 y(m)|| / ||y(x+) - y(x-)||`` from probes 0, 1, 2.
+
+    Scale-free, exactly 0 on an affine segment. The chord is floored at
+    ``1e-4 * ||y(m)||`` so that float32 round-off on a flat segment cannot look
+    like a bend. Apply :func:`inverse_link` first for smooth heads.
+    """
+    lo, mid, hi = y[..., 0, :], y[..., 1, :], y[..., 2, :]
+    num = jnp.linalg.norm(lo + hi - 2 * mid, axis=-1)
+    chord = jnp.linalg.norm(hi - lo, axis=-1)
+    chord = jnp.maximum(chord, 1e-4 * jnp.linalg.norm(mid, axis=-1))
+    return num / (chord + EPS)
+
+
+def default_link(module) -> str:
+    """The inverse link for a network's head (``module.head``; identity if it has none)."""
+    return HEAD_LINKS.get(getattr(module, "head", "none"), "identity")
