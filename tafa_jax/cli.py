@@ -1,10 +1,18 @@
-"""The ``tafa-jax`` command."""
+"""The ``tafa-jax`` command.
+
+User mistakes (a missing file, a bad option value, a data set that is not
+there) print one line and exit with status 2; no traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from tafa_jax._version import __version__
 
@@ -13,15 +21,349 @@ class UserError(Exception):
     """A mistake the user can fix: shown as one line, exit code 2."""
 
 
+# -- helpers ---------------------------------------------------------------------------
+def _progress():
+    """A rich progress bar callback ``(message, fraction)``, or plain lines without a TTY."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not sys.stderr.isatty():
+        t0 = time.perf_counter()
+        last = {"msg": None}
+
+        def plain(msg: str, frac: float) -> None:
+            if msg != last["msg"]:
+                print(f"[{time.perf_counter() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+                last["msg"] = msg
+
+        return plain, None
+    bar = Progress(TextColumn("{task.description:<40}"), BarColumn(), TimeElapsedColumn(),
+                   transient=False)
+    task = bar.add_task("starting", total=1.0)
+
+    def cb(msg: str, frac: float) -> None:
+        bar.update(task, description=msg[:40], completed=frac)
+
+    return cb, bar
+
+
+def _run_with_bar(fn, *args, **kwargs):
+    cb, bar = _progress()
+    if bar is None:
+        return fn(*args, progress=cb, **kwargs)
+    with bar:
+        return fn(*args, progress=cb, **kwargs)
+
+
+def _print_result(result: dict) -> None:
+    from tafa_jax.report import format_console_table
+
+    print(format_console_table(result))
+    m = result.get("metrics", {})
+    t = result.get("timings", {})
+    print()
+    if result.get("synthetic"):
+        print("NOTE: these results use SYNTHETIC data, as requested.")
+    if "aruc" in m:
+        print(f"ARUC {m['aruc']:.3f} | ROC-AUC {m['roc_auc']:.3f} | TPR@1%FPR "
+              f"{m['tpr_at_1fpr']:.3f} | owner rate {result.get('owner_rate')}")
+    if t:
+        print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
+
+
+def _scenario(name: str):
+    from tafa_jax.scenarios import get_scenario
+
+    return get_scenario(name)
+
+
+def _load_callable(spec: str):
+    if ":" not in spec:
+        raise UserError(f"--suspect expects MODULE:FUNCTION, got {spec!r}")
+    mod_name, fn_name = spec.split(":", 1)
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as err:
+        raise UserError(f"cannot import module {mod_name!r} for --suspect: {err}") from err
+    fn = getattr(mod, fn_name, None)
+    if not callable(fn):
+        raise UserError(f"{spec!r}: module {mod_name!r} has no callable {fn_name!r}")
+    return fn
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise UserError(f"expected comma-separated numbers, got {text!r}") from err
+    if not vals:
+        raise UserError("expected at least one number")
+    return vals
+
+
+# -- commands --------------------------------------------------------------------------
+def cmd_demo(args) -> int:
+    from tafa_jax.pipeline import run_scenario
+
+    sc = _scenario("warfarin")
+    gen = None
+    size = "headline"
+    if args.quick:  # a reduced configuration for CI and smoke tests
+        size = "small"
+        gen = dataclasses.replace(sc.generation, n_candidates=4096, n_pairs=10)
+    t0 = time.perf_counter()
+    result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
+                           generation=gen, owner_steps=300 if args.quick else None)
+    _print_result(result)
+    print(f"demo finished in {time.perf_counter() - t0:.1f} s; report in {args.out}/report.md")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from tafa_jax.pipeline import run_scenario
+
+    sc = _scenario(args.scenario)
+    result = _run_with_bar(
+        run_scenario, sc, args.out, zoo_size=args.zoo_size, n_pairs=args.pairs,
+        distance=args.distance, seed=args.seed, data_dir=args.data_dir, synthetic=args.synthetic,
+        owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else ())
+    _print_result(result)
+    print(f"report in {args.out}/report.md")
+    return 0
+
+
+def cmd_train_owner(args) -> int:
+    import jax
+
+    from tafa_jax.pipeline import load_data, save_owner, train_owner
+
+    sc = _scenario(args.scenario)
+    data = load_data(sc, data_dir=args.data_dir, synthetic=args.synthetic, seed=args.seed)
+    net, params, utility = train_owner(sc, data, jax.random.key(args.seed), steps=args.steps)
+    save_owner(args.out, sc, params, utility, data)
+    print(f"owner of {sc.name} trained: {sc.utility_metric} {utility:.4g} on the test split; "
+          f"saved to {args.out}" + (" (SYNTHETIC data)" if data.synthetic else ""))
+    return 0
+
+
+def cmd_build_zoo(args) -> int:
+    import jax
+
+    from tafa_jax.pipeline import load_data, load_owner, make_zoo
+
+    net, params, meta = load_owner(args.owner)
+    sc = _scenario(meta["scenario"])
+    data = load_data(sc, data_dir=args.data_dir, synthetic=bool(meta.get("synthetic")),
+                     seed=args.seed)
+
+    def show(e):
+        print(f"  {e['event']:8s} {e['group']:<16s} {e.get('seconds', 0):6.1f}s "
+              f"({e.get('trained', 0)} trained, {e.get('skipped', 0)} skipped "
+              f"of {e.get('total', '?')})", flush=True)
+
+    zoo = make_zoo(sc, args.out, net, params, data, jax.random.key(args.seed + 1),
+                   size=args.size, progress=show)
+    print(f"zoo of {len(zoo.records)} suspects in {args.out} "
+          f"({zoo.trained_groups} groups trained, {zoo.skipped_groups} resumed)")
+    return 0
+
+
+def cmd_fingerprint(args) -> int:
+    import jax
+
+    from tafa_jax.data.domains import Domain
+    from tafa_jax.fingerprint import generate, save
+    from tafa_jax.pipeline import load_owner
+
+    net, params, meta = load_owner(args.owner)
+    sc = _scenario(meta["scenario"])
+    cfg = sc.generation
+    if args.pairs is not None:
+        cfg = dataclasses.replace(cfg, n_pairs=args.pairs)
+    if args.distance is not None:
+        cfg = dataclasses.replace(cfg, distances=(args.distance,))
+    if args.candidates is not None:
+        cfg = dataclasses.replace(cfg, n_candidates=args.candidates)
+    domain = Domain.from_json(meta["domain"])
+    fps = generate(net, params, domain, cfg, jax.random.key(args.seed))
+    fps.meta["scenario"] = sc.name
+    save(args.out, fps)
+    print(f"{fps.n_groups} fingerprint groups ({fps.n_pairs} pairs, "
+          f"{fps.queries_per_suspect} queries per suspect) written to {args.out} (mode 0600)")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from tafa_jax.fingerprint import load
+    from tafa_jax.report import format_console_table, write_report
+    from tafa_jax.scenarios import get_scenario
+    from tafa_jax.verify import BlackBoxSuspect, ZooSuspects, verify
+
+    fps = load(args.fingerprints)
+    if not args.zoo and not args.suspect:
+        raise UserError("give a suspect zoo (--zoo DIR) and/or black-box suspects "
+                        "(--suspect MODULE:FUNCTION)")
+    scen = fps.meta.get("scenario")
+    match = get_scenario(scen).match if scen else None
+    from tafa_jax.verify import MatchConfig
+
+    match = match or MatchConfig()
+    if args.tau is not None:
+        match = dataclasses.replace(match, tau=args.tau)
+    suspects = []
+    zoo = None
+    if args.zoo:
+        from tafa_jax.zoo import load_zoo
+
+        zoo = load_zoo(args.zoo)
+        suspects += [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+    for spec in args.suspect or []:
+        suspects.append(BlackBoxSuspect(spec, _load_callable(spec)))
+    res = verify(fps, suspects, match, batch_size=args.batch_size, timeout=args.timeout,
+                 retries=args.retries)
+    rows = []
+    for r in res:
+        rec = zoo.record(r.id) if zoo is not None and not r.id.count(":") else None
+        label = None
+        kind, group, utility = "black-box", "black-box", None
+        if rec is not None:
+            kind, utility = rec.member.kind, rec.utility
+            group = "excluded" if rec.excluded else rec.member.group
+            label = rec.member.label if group in ("positive", "negative") else None
+        rows.append({"id": r.id, "kind": kind, "label": label, "group": group,
+                     "score": r.score, "matching_rate": r.score, "decision": r.decision,
+                     "failed": r.failed, "reason": r.reason, "utility": utility})
+    result = {"title": f"TAFA verification: {Path(args.fingerprints).name}",
+              "scenario": scen or "custom", "data_source": "fingerprint file",
+              "synthetic": False, "suspects": rows, "threshold": match.tau,
+              "n_pairs": fps.n_pairs, "queries_per_suspect": fps.queries_per_suspect,
+              "pair_distance": float(fps.distance[0])}
+    if args.out:
+        write_report(args.out, result)
+    print(format_console_table(result) if zoo is not None else "")
+    for r in res:
+        verdict = ("FAILED: " + (r.reason or "")) if r.failed else (
+            f"score {r.score:.3f} -> {'PIRATED' if r.decision else 'independent'}")
+        print(f"{r.id}: {verdict}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from tafa_jax.report import format_console_table, load_report, write_report
+
+    result = load_report(args.dir)
+    if args.rewrite:
+        write_report(args.dir, result)
+    print(format_console_table(result))
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    import jax
+
+    from tafa_jax.pipeline import distance_sweep, load_data, load_owner
+    from tafa_jax.report import write_report
+    from tafa_jax.zoo import load_zoo
+
+    net, params, meta = load_owner(args.owner)
+    sc = _scenario(meta["scenario"])
+    data = load_data(sc, data_dir=args.data_dir, synthetic=bool(meta.get("synthetic")),
+                     seed=args.seed)
+    zoo = load_zoo(args.zoo)
+    rows = distance_sweep(net, params, data.domain, zoo, sc.generation, sc.match,
+                          _floats(args.distances), jax.random.key(args.seed))
+    result = {"title": f"ARUC against pair distance: {sc.name}", "scenario": sc.name,
+              "data_source": meta.get("data_source", "?"),
+              "synthetic": bool(meta.get("synthetic")), "suspects": [],
+              "distance_sweep": rows}
+    write_report(args.out, result)
+    for r in rows:
+        aruc = "n/a" if r.get("aruc") is None else f"{r['aruc']:.3f}"
+        print(f"d={r['d']:<8g} ARUC={aruc}" + (f"  ({r['error']})" if r.get("error") else ""))
+    print(f"plot in {args.out}/aruc_vs_distance.png")
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    p = argparse.ArgumentParser(
         prog="tafa-jax",
-        description="Task-agnostic fingerprinting of ReLU networks (TAFA) in JAX.",
-    )
-    parser.add_argument("--version", action="version", version=f"tafa-jax {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("demo", help="the warfarin scenario end to end on real IWPC data")
-    return parser
+        description="Task-agnostic fingerprinting of ReLU networks (TAFA) in JAX.")
+    p.add_argument("--version", action="version", version=f"tafa-jax {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="the warfarin scenario end to end on real IWPC data")
+    d.add_argument("--out", default="tafa-demo", help="report directory (default tafa-demo)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--quick", action="store_true", help="a reduced configuration (CI)")
+    d.set_defaults(fn=cmd_demo)
+
+    r = sub.add_parser("run", help="one scenario end to end")
+    r.add_argument("--scenario", required=True, choices=["warfarin", "fashion", "skin"])
+    r.add_argument("--zoo-size", default="headline", choices=["small", "headline"])
+    r.add_argument("--pairs", type=int, help="fingerprint groups (default: the scenario's)")
+    r.add_argument("--distance", type=float, help="pair distance d")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", required=True, help="output directory")
+    r.add_argument("--data-dir", help="where the data set lives")
+    r.add_argument("--synthetic", action="store_true",
+                   help="use SYNTHETIC data (labelled as such in every output)")
+    r.add_argument("--owner-steps", type=int, help="owner training steps")
+    r.add_argument("--sweep", help="also sweep these pair distances (comma-separated)")
+    r.set_defaults(fn=cmd_run)
+
+    t = sub.add_parser("train-owner", help="train and save the owner model")
+    t.add_argument("--scenario", required=True, choices=["warfarin", "fashion", "skin"])
+    t.add_argument("--out", required=True)
+    t.add_argument("--data-dir")
+    t.add_argument("--synthetic", action="store_true")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int)
+    t.set_defaults(fn=cmd_train_owner)
+
+    b = sub.add_parser("build-zoo", help="build (or resume) a labelled suspect zoo")
+    b.add_argument("--owner", required=True, help="owner directory (from train-owner)")
+    b.add_argument("--out", required=True)
+    b.add_argument("--size", default="headline", choices=["small", "headline"])
+    b.add_argument("--data-dir")
+    b.add_argument("--seed", type=int, default=0)
+    b.set_defaults(fn=cmd_build_zoo)
+
+    f = sub.add_parser("fingerprint", help="write a fingerprint file from a saved owner")
+    f.add_argument("--owner", required=True)
+    f.add_argument("--out", required=True, help="fingerprint file (.npz)")
+    f.add_argument("--pairs", type=int)
+    f.add_argument("--distance", type=float)
+    f.add_argument("--candidates", type=int)
+    f.add_argument("--seed", type=int, default=0)
+    f.set_defaults(fn=cmd_fingerprint)
+
+    v = sub.add_parser("verify", help="verify suspects against a fingerprint file")
+    v.add_argument("--fingerprints", required=True)
+    v.add_argument("--zoo", help="a zoo directory (from build-zoo)")
+    v.add_argument("--suspect", action="append",
+                   help="a black-box suspect MODULE:FUNCTION mapping a numpy batch to outputs")
+    v.add_argument("--out", help="write a report directory")
+    v.add_argument("--tau", type=float, help="decision threshold")
+    v.add_argument("--batch-size", type=int, default=256)
+    v.add_argument("--timeout", type=float)
+    v.add_argument("--retries", type=int, default=0)
+    v.set_defaults(fn=cmd_verify)
+
+    rp = sub.add_parser("report", help="print (and optionally re-render) a report directory")
+    rp.add_argument("dir")
+    rp.add_argument("--rewrite", action="store_true", help="re-write markdown and plots")
+    rp.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("sweep-distance", help="Fig. 7: ARUC against the pair distance")
+    s.add_argument("--owner", required=True)
+    s.add_argument("--zoo", required=True)
+    s.add_argument("--distances", required=True, help="comma-separated pair distances")
+    s.add_argument("--out", required=True)
+    s.add_argument("--data-dir")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_sweep)
+    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,12 +373,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        if args.command == "demo":
-            raise UserError("`tafa-jax demo` is not yet available")
-    except UserError as err:
-        print(f"tafa-jax: error: {err}", file=sys.stderr)
+        return int(args.fn(args))
+    except (UserError, ValueError, FileNotFoundError, NotImplementedError) as err:
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"tafa-jax: error: {msg}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

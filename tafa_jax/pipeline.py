@@ -1,0 +1,362 @@
+"""The owner's workflow end to end: data -> owner -> zoo -> fingerprints -> verdicts -> report.
+
+Each stage is a function whose output can be saved; :func:`run_scenario`
+chains them for the demo and ``tafa-jax run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from tafa_jax import report as _report
+from tafa_jax._version import __version__
+from tafa_jax.data import (
+    image_domain,
+    load_dermamnist,
+    load_fashion_mnist,
+    load_warfarin,
+    noise_domain,
+    tabular_domain,
+)
+from tafa_jax.data.domains import Domain
+from tafa_jax.fingerprint import FingerprintSet, GenerationConfig, generate
+from tafa_jax.io import atomic_write_bytes, load_npz, npz_bytes, read_json, write_json
+from tafa_jax.nets.network import Network, Params, check_params
+from tafa_jax.nets.stacking import params_digest, stack_init
+from tafa_jax.scenarios import Scenario
+from tafa_jax.verify import MatchConfig, ZooSuspects, summarize, verify
+from tafa_jax.zoo import build_zoo, load_zoo
+from tafa_jax.zoo.arch import network_from_spec
+from tafa_jax.zoo.build import Zoo, ZooData, flatten_params, unflatten_params
+from tafa_jax.zoo.recipes import skin_recipe, warfarin_recipe
+from tafa_jax.zoo.train import evaluate, train_group
+
+OWNER_FORMAT = "tafa-jax/owner"
+OWNER_VERSION = 1
+Progress = Callable[[str, float], None]  # (message, fraction done)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ScenarioData:
+    """A scenario's training data (for the owner and the zoo) and its input domain."""
+
+    zoo_data: ZooData
+    domain: Domain
+    source: str
+    synthetic: bool
+
+
+# -- data ----------------------------------------------------------------------------
+def load_data(scenario: Scenario, *, data_dir: str | None = None, synthetic: bool = False,
+              seed: int = 0, image_size: int | None = None) -> ScenarioData:
+    """Load a scenario's data and declare its input domain.
+
+    Real data unless ``synthetic=True``; a missing data set raises
+    FileNotFoundError saying how to get it (never a silent synthetic fallback).
+    """
+    if scenario.name == "warfarin":
+        path = None if data_dir is None else data_dir
+        d = load_warfarin(seed=seed, path=path, synthetic=synthetic)
+        zd = ZooData(d.x_pirate, d.y_pirate[:, None], d.x_owner, d.y_owner[:, None], d.x_test,
+                     d.y_test[:, None])
+        dom = tabular_domain(d.x_owner, d.binary_mask, name="warfarin")
+        return ScenarioData(zd, dom, d.source, d.synthetic)
+    if scenario.name == "skin":
+        size = image_size or int(scenario.owner_spec["image_size"])
+        sp = load_dermamnist(path=data_dir, synthetic=synthetic, image_size=size, seed=seed)
+        rng = np.random.default_rng(seed)
+        idx = rng.permutation(sp.train.images.shape[0])
+        half = idx.size // 2
+        own, pir = idx[:half], idx[half:]
+        zd = ZooData(sp.train.images[pir], sp.train.labels[pir], sp.train.images[own],
+                     sp.train.labels[own], sp.test.images, sp.test.labels)
+        return ScenarioData(zd, image_domain((size, size, 3), name="skin"), sp.source,
+                            sp.synthetic)
+    if scenario.name == "fashion":
+        tr = load_fashion_mnist("train", data_dir=data_dir, synthetic=synthetic, seed=seed)
+        te = load_fashion_mnist("test", data_dir=data_dir, synthetic=synthetic, seed=seed + 1)
+        idx = np.random.default_rng(seed).permutation(tr.images.shape[0])
+        half = idx.size // 2
+        own, pir = idx[:half], idx[half:]
+        zd = ZooData(tr.images[pir], tr.labels[pir], tr.images[own], tr.labels[own], te.images,
+                     te.labels)
+        return ScenarioData(zd, noise_domain(64, name="fashion-noise"), tr.source, tr.synthetic)
+    raise ValueError(f"unknown scenario {scenario.name!r}")
+
+
+# -- owner ---------------------------------------------------------------------------
+def train_owner(scenario: Scenario, data: ScenarioData, key: jax.Array, *,
+                steps: int | None = None) -> tuple[Network, Params, float]:
+    """Train the owner; returns ``(net, params, utility on the test split)``.
+
+    Supervised scenarios (warfarin, skin) use one jitted ``lax.scan`` program;
+    the fashion WGAN is trained by :func:`tafa_jax.gan.train_fashion_owner`.
+    """
+    net = network_from_spec(scenario.owner_spec)
+    if scenario.name == "fashion":
+        from tafa_jax import gan
+
+        gen, _critic, quality = gan.owner_for_pipeline(net, data.zoo_data, key, steps=steps)
+        return net, gen, quality
+    cfg = scenario.owner_train if steps is None else dataclasses.replace(
+        scenario.owner_train, steps=steps)
+    k_init, k_train = jax.random.split(key)
+    p0 = stack_init(net, k_init, 1)
+    zd = data.zoo_data
+    params, _ = train_group(net, p0, zd.x_owner, zd.y_owner, cfg, keys=k_train[None])
+    utility = float(evaluate(net, params, zd.x_test, zd.y_test, scenario.utility_metric)[0])
+    return net, jax.tree.map(lambda a: a[0], params), utility
+
+
+def save_owner(out_dir: str | os.PathLike, scenario: Scenario, params: Params, utility: float,
+               data: ScenarioData) -> Path:
+    """Write ``owner.npz`` (no pickle) and ``owner.json`` (spec, digest, utility), atomically."""
+    out = Path(out_dir)
+    atomic_write_bytes(out / "owner.npz", npz_bytes(flatten_params(params)), mode=0o600)
+    write_json(out / "owner.json", {
+        "format": OWNER_FORMAT, "version": OWNER_VERSION, "scenario": scenario.name,
+        "architecture": scenario.owner_spec, "digest": params_digest(params),
+        "utility": utility, "utility_metric": scenario.utility_metric,
+        "data_source": data.source, "synthetic": data.synthetic,
+        "domain": data.domain.to_json(), "tafa_jax_version": __version__})
+    return out
+
+
+def load_owner(out_dir: str | os.PathLike) -> tuple[Network, Params, dict[str, Any]]:
+    """Read an owner directory, checking format, version, architecture and digest."""
+    out = Path(out_dir)
+    meta = read_json(out / "owner.json")
+    if meta.get("format") != OWNER_FORMAT or meta.get("version") != OWNER_VERSION:
+        raise ValueError(f"{out}: not a tafa-jax owner directory (format {meta.get('format')!r},"
+                         f" version {meta.get('version')!r})")
+    net = network_from_spec(meta["architecture"])
+    params = jax.tree.map(np.asarray, unflatten_params(load_npz(out / "owner.npz")))
+    check_params(net, params)
+    if params_digest(params) != meta["digest"]:
+        raise ValueError(f"{out / 'owner.npz'}: params digest mismatch: the file was modified")
+    return net, params, meta
+
+
+# -- zoo -----------------------------------------------------------------------------
+def zoo_recipe(scenario: Scenario, size: str):
+    if scenario.name == "warfarin":
+        return warfarin_recipe(size)
+    if scenario.name == "skin":
+        return skin_recipe(size)
+    raise ValueError(f"the {scenario.name} zoo is built by tafa_jax.gan.fashion_zoo")
+
+
+def make_zoo(scenario: Scenario, out_dir: str | os.PathLike, net: Network, params: Params,
+             data: ScenarioData, key: jax.Array, *, size: str = "headline",
+             progress: Callable[[dict], None] | None = None) -> Zoo:
+    """Build (or resume) the scenario's labelled suspect zoo in ``out_dir``."""
+    if scenario.name == "fashion":
+        from tafa_jax import gan
+
+        return gan.zoo_for_pipeline(out_dir, net, params, data.zoo_data, key, size=size,
+                                    progress=progress)
+    return build_zoo(out_dir, owner_net=net, owner_params=params, data=data.zoo_data,
+                     recipe=zoo_recipe(scenario, size), utility_metric=scenario.utility_metric,
+                     key=key, progress=progress, owner_spec=scenario.owner_spec)
+
+
+# -- verification --------------------------------------------------------------------
+def suspect_table(zoo: Zoo, results, owner_result=None) -> list[dict[str, Any]]:
+    """Verification results joined with the zoo's ground truth, in report form.
+
+    Excluded positives (utility filter) and distilled copies keep ``label=None``
+    so they stay out of the headline metrics; they are reported on their own rows.
+    """
+    rows = []
+    if owner_result is not None:
+        rows.append(_row(owner_result, "owner", None, "owner", None))
+    for r in results:
+        rec = zoo.record(r.id)
+        m = rec.member
+        group = m.group
+        label: int | None = m.label
+        if rec.excluded:
+            group, label = "excluded", None
+        elif group == "distillation":
+            label = None
+        rows.append(_row(r, m.kind, label, group, rec.utility))
+    return rows
+
+
+def _row(r, kind, label, group, utility) -> dict[str, Any]:
+    return {"id": r.id, "kind": kind, "label": label, "group": group, "score": r.score,
+            "matching_rate": r.score, "pair_rate": r.pair_rate, "decision": r.decision,
+            "failed": r.failed, "reason": r.reason, "utility": utility}
+
+
+def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
+               match: MatchConfig) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Verify the owner and every zoo member; returns report rows and timings."""
+    groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+    net, params = owner
+    owner_s = ZooSuspects(net, jax.tree.map(lambda a: np.asarray(a)[None], params), ["owner"])
+    t0 = time.perf_counter()
+    res = verify(fps, [owner_s, *groups], match)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    verify(fps, [owner_s, *groups], match)
+    again = time.perf_counter() - t0
+    rows = suspect_table(zoo, res[1:], res[0])
+    return rows, {"verify_first_call": first, "verify_compiled": again,
+                  "verify_compile_estimate": max(first - again, 0.0)}
+
+
+def metrics_of(rows: list[dict[str, Any]]) -> dict[str, float]:
+    pos = np.array([r["score"] for r in rows if r["label"] == 1 and not r["failed"]])
+    neg = np.array([r["score"] for r in rows if r["label"] == 0 and not r["failed"]])
+    if pos.size == 0 or neg.size == 0:
+        return {"n_pos": int(pos.size), "n_neg": int(neg.size)}
+    return summarize(pos, neg)
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+            "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
+            "tafa_jax": __version__}
+
+
+# -- the whole scenario ----------------------------------------------------------------
+def run_scenario(
+    scenario: Scenario,
+    out_dir: str | os.PathLike,
+    *,
+    zoo_size: str = "headline",
+    n_pairs: int | None = None,
+    distance: float | None = None,
+    seed: int = 0,
+    data_dir: str | None = None,
+    synthetic: bool = False,
+    owner_steps: int | None = None,
+    generation: GenerationConfig | None = None,
+    match: MatchConfig | None = None,
+    progress: Progress | None = None,
+    sweep: tuple[float, ...] = (),
+) -> dict[str, Any]:
+    """Train the owner, build the zoo, fingerprint, verify everything, write the report.
+
+    Writes into ``out_dir``: ``owner/``, ``zoo/``, ``fingerprints.npz``, and the
+    report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
+    """
+    say = progress or (lambda msg, frac: None)
+    out = Path(out_dir)
+    key = jax.random.key(seed)
+    k_owner, k_zoo, k_fp = jax.random.split(key, 3)
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    say("loading data", 0.0)
+    data = load_data(scenario, data_dir=data_dir, synthetic=synthetic, seed=seed)
+    timings["data"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("training the owner", 0.05)
+    net, params, utility = train_owner(scenario, data, k_owner, steps=owner_steps)
+    save_owner(out / "owner", scenario, params, utility, data)
+    timings["owner_training"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("building the suspect zoo", 0.15)
+    zoo = make_zoo(scenario, out / "zoo", net, params, data, k_zoo, size=zoo_size,
+                   progress=lambda e: say(f"zoo: {e.get('event')} {e.get('group')}",
+                                          0.15 + 0.55 * e.get("trained", 0) / max(
+                                              e.get("total", 1), 1)))
+    timings["zoo_building"] = time.perf_counter() - t
+
+    gcfg = generation or scenario.generation
+    if n_pairs is not None:
+        gcfg = dataclasses.replace(gcfg, n_pairs=n_pairs)
+    if distance is not None:
+        gcfg = dataclasses.replace(gcfg, distances=(distance,))
+    mcfg = match or scenario.match
+    t = time.perf_counter()
+    say("generating fingerprints", 0.75)
+    fps = generate(net, params, data.domain, gcfg, k_fp)
+    fps.meta["scenario"] = scenario.name
+    from tafa_jax.fingerprint import save as save_fps
+
+    save_fps(out / "fingerprints.npz", fps)
+    timings["fingerprint_generation"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("verifying suspects", 0.85)
+    rows, vt = verify_zoo(fps, zoo, (net, params), mcfg)
+    timings["verification"] = time.perf_counter() - t
+    timings.update(vt)
+
+    sweep_rows = []
+    if sweep:
+        say("sweeping the pair distance", 0.9)
+        sweep_rows = distance_sweep(net, params, data.domain, zoo, gcfg, mcfg, sweep, k_fp)
+
+    owner_row = rows[0]
+    result = {
+        "title": f"TAFA fingerprinting: {scenario.name}",
+        "scenario": scenario.name,
+        "data_source": ("SYNTHETIC data (requested with --synthetic)" if data.synthetic
+                        else f"{scenario.data}: {data.source}"),
+        "synthetic": data.synthetic,
+        "machine": machine_info(),
+        "config": {"generation": gcfg.to_json(), "match": dataclasses.asdict(mcfg),
+                   "zoo_size": zoo_size, "seed": seed, "owner_utility": utility,
+                   "utility_metric": scenario.utility_metric,
+                   "fingerprint_search": fps.meta["search"]},
+        "suspects": rows,
+        "metrics": metrics_of(rows),
+        "threshold": mcfg.tau,
+        "owner_rate": owner_row["score"],
+        "timings": timings,
+        "distance_sweep": sweep_rows,
+        "n_pairs": fps.n_pairs,
+        "n_groups": fps.n_groups,
+        "queries_per_suspect": fps.queries_per_suspect,
+        "pair_distance": float(gcfg.distances[0]),
+    }
+    say("writing the report", 0.97)
+    _report.write_report(out, result)
+    say("done", 1.0)
+    return result
+
+
+def distance_sweep(net: Network, params: Params, domain: Domain, zoo: Zoo,
+                   gcfg: GenerationConfig, mcfg: MatchConfig, distances: tuple[float, ...],
+                   key: jax.Array) -> list[dict[str, Any]]:
+    """Fig. 7: ARUC (and AUC, TPR) against the pair distance d, same zoo and key."""
+    out = []
+    for d in distances:
+        cfg = dataclasses.replace(gcfg, distances=(float(d),))
+        try:
+            fps = generate(net, params, domain, cfg, key)
+        except ValueError as err:
+            out.append({"d": float(d), "aruc": None, "error": str(err)})
+            continue
+        rows, _ = verify_zoo(fps, zoo, (net, params), mcfg)
+        m = metrics_of(rows)
+        out.append({"d": float(d), "aruc": m.get("aruc"), "roc_auc": m.get("roc_auc"),
+                    "tpr_at_1fpr": m.get("tpr_at_1fpr"), "n_pairs": fps.n_pairs})
+    return out
+
+
+def load_existing_zoo(path: str | os.PathLike) -> Zoo:
+    return load_zoo(path)

