@@ -1,0 +1,117 @@
+"""The `tafa-jax` command through its real entry point (and once as a subprocess)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tafa_jax.cli import main
+from tafa_jax.report import load_report
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--quick", "--out", str(out)]) == 0
+    return out
+
+
+def test_help_and_version_as_a_real_command():
+    out = subprocess.run([sys.executable, "-m", "tafa_jax.cli", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "demo" in out.stdout and "verify" in out.stdout
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+
+
+def test_demo_report_has_every_field(demo_dir):
+    rep = load_report(demo_dir)
+    for field in ("title", "scenario", "data_source", "synthetic", "suspects", "metrics",
+                  "threshold", "owner_rate", "timings", "n_pairs", "queries_per_suspect",
+                  "pair_distance", "machine", "config"):
+        assert field in rep, field
+    assert rep["scenario"] == "warfarin" and rep["synthetic"] is False
+    assert "iwpc" in rep["data_source"].lower()
+    assert rep["owner_rate"] == 1.0
+    for m in ("aruc", "roc_auc", "tpr_at_1fpr", "tpr_at_5fpr"):
+        assert 0.0 <= rep["metrics"][m] <= 1.0
+    kinds = {s["kind"] for s in rep["suspects"]}
+    assert {"owner", "ftll", "neg_same", "distill"} <= kinds
+    groups = {s["group"] for s in rep["suspects"]}
+    assert "distillation" in groups  # reported on its own row
+    for name in ("report.json", "report.md", "ru_curve.png", "kind_rates.png",
+                 "fingerprints.npz", "owner/owner.json", "zoo/manifest.json"):
+        assert (demo_dir / name).stat().st_size > 0, name
+
+
+def test_fingerprint_then_verify_zoo_and_blackbox(demo_dir, tmp_path, monkeypatch, capsys):
+    fp = tmp_path / "fp.npz"
+    assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(fp),
+                 "--pairs", "5", "--candidates", "4096"]) == 0
+    mod = tmp_path / "bb_suspects.py"
+    mod.write_text(
+        "import numpy as np\n"
+        "W = np.random.default_rng(0).normal(size=(31, 1)).astype(np.float32)\n"
+        "def affine(x):\n    return x @ W + 30.0\n"
+        "def broken(x):\n    raise RuntimeError('endpoint down')\n")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    code = main(["verify", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
+                 "--suspect", "bb_suspects:affine", "--suspect", "bb_suspects:broken",
+                 "--out", str(tmp_path / "rep")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "bb_suspects:affine: score 0.000 -> independent" in out
+    assert "bb_suspects:broken: FAILED" in out and "endpoint down" in out
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    ids = {s["id"] for s in rep["suspects"]}
+    assert "bb_suspects:affine" in ids and len(ids) > 10
+
+
+def test_report_and_sweep(demo_dir, tmp_path, capsys):
+    assert main(["report", str(demo_dir)]) == 0
+    assert "neg_same" in capsys.readouterr().out
+    code = main(["sweep-distance", "--owner", str(demo_dir / "owner"), "--zoo",
+                 str(demo_dir / "zoo"), "--distances", "0.1,0.3", "--out", str(tmp_path)])
+    assert code == 0
+    rep = load_report(tmp_path)
+    assert [r["d"] for r in rep["distance_sweep"]] == [0.1, 0.3]
+    assert (tmp_path / "aruc_vs_distance.png").stat().st_size > 0
+
+
+def test_train_owner_and_build_zoo_resume(tmp_path, capsys):
+    owner = tmp_path / "owner"
+    assert main(["train-owner", "--scenario", "warfarin", "--out", str(owner),
+                 "--steps", "50"]) == 0
+    meta = json.loads((owner / "owner.json").read_text())
+    assert meta["scenario"] == "warfarin" and np.isfinite(meta["utility"])
+    assert main(["build-zoo", "--owner", str(owner), "--out", str(tmp_path / "zoo"),
+                 "--size", "small"]) == 0
+    capsys.readouterr()
+    assert main(["build-zoo", "--owner", str(owner), "--out", str(tmp_path / "zoo"),
+                 "--size", "small"]) == 0
+    assert "0 groups trained" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verify", "--fingerprints", "/nonexistent/fp.npz", "--zoo", "x"], "expected an npz"),
+    (["run", "--scenario", "skin", "--out", "/tmp/tafa-skin-none", "--data-dir",
+      "/nonexistent/dermamnist.npz"], "dermamnist"),
+    (["fingerprint", "--owner", "/nonexistent", "--out", "/tmp/x.npz"], "expected a JSON"),
+])
+def test_user_errors_are_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    errors = [line for line in err.splitlines() if line.startswith("tafa-jax: error:")]
+    assert len(errors) == 1 and err.splitlines()[-1] == errors[0]  # progress lines may precede
+    assert "Traceback" not in err
+    assert message.lower() in errors[0].lower()
+
+
+def test_bad_suspect_spec_is_a_user_error(demo_dir, capsys):
+    code = main(["verify", "--fingerprints", str(demo_dir / "fingerprints.npz"), "--suspect",
+                 "no_colon_here"])
+    assert code == 2 and "MODULE:FUNCTION" in capsys.readouterr().err
