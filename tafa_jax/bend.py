@@ -51,6 +51,22 @@ def bend_statistic(y: Float[Array, "... P O"]) -> Float[Array, "..."]:
     return num / (chord + EPS)
 
 
+def profile_statistic(y: Float[Array, "... P O"]) -> Float[Array, "... C"]:
+    """Second differences along a line of ``P`` equally spaced probes, scale-free.
+
+    ``r_j = ||y_{j-1} + y_{j+1} - 2 y_j|| / mean_i ||y_{i+1} - y_i||`` for the
+    ``C = P - 2`` interior probes. On a piecewise-affine line ``r_j`` is 0 unless
+    a kink lies between probes ``j-1`` and ``j+1``, so the profile says *where*
+    the suspect bends, whatever the size and sign of its bends.
+    """
+    e = y[..., :-2, :] + y[..., 2:, :] - 2 * y[..., 1:-1, :]
+    steps = jnp.linalg.norm(y[..., 1:, :] - y[..., :-1, :], axis=-1)
+    scale = jnp.mean(steps, axis=-1, keepdims=True)
+    mid = jnp.linalg.norm(y[..., y.shape[-2] // 2, :], axis=-1)[..., None]
+    scale = jnp.maximum(scale, 1e-4 * mid)
+    return jnp.linalg.norm(e, axis=-1) / (scale + EPS)
+
+
 def default_link(module) -> str:
     """The inverse link for a network's head (``module.head``; identity if it has none)."""
     return HEAD_LINKS.get(getattr(module, "head", "none"), "identity")

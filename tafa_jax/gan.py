@@ -190,6 +190,7 @@ def train_wgan(
     *,
     lrs: Any = None,
     gen_masks: Params | None = None,
+    pad_members: bool = True,
 ) -> tuple[Params, Params, WGANLosses]:
     """Train ``N`` WGANs (weight clipping) together in one jitted program.
 
@@ -208,6 +209,9 @@ def train_wgan(
       lrs: optional ``(N,)`` per-member learning rates (default ``cfg.lr``).
       gen_masks: optional 0/1 masks shaped like ``gen_init["params"]`` (``(N, ...)``):
         masked generator weights are zeroed at the start and stay zero (fine-pruning).
+      pad_members: run ``N`` rounded up to a power of two >= 2 (copies of the last
+        member, dropped from the results), so groups of nearby sizes share one
+        compiled program. Members are independent, so results do not change.
 
     Returns:
       ``(gen_params, critic_params, losses)``: stacked ``(N, ...)`` params and a
@@ -234,12 +238,9 @@ def train_wgan(
            else jnp.asarray(lrs, jnp.float32))
     if lrs.shape != (n,) or not bool(jnp.all(lrs > 0)):
         raise ValueError(f"lrs must be ({n},) positive learning rates, got shape {lrs.shape}")
-    k_gen, k_critic, k_train = _split3(keys)
-    if gen_init is None:
-        gen_init = _stack_init(gen_net, k_gen)
-    if critic_init is None:
-        critic_init = _stack_init(critic_net, k_critic)
     if gen_masks is not None:
+        if gen_init is None:
+            raise ValueError("gen_masks need gen_init (the params the masks were computed from)")
         want = jax.tree.structure(gen_init["params"])
         if jax.tree.structure(gen_masks) != want:
             raise ValueError("gen_masks must be a pytree shaped like gen_params['params']")
@@ -248,9 +249,27 @@ def train_wgan(
             if tuple(m.shape) != tuple(p.shape):
                 raise ValueError(f"gen_masks leaf shape {tuple(m.shape)} does not match the "
                                  f"param's {tuple(p.shape)}")
+    # pad to a power of two (>= 2) with copies of the last member, dropped below
+    n_run = max(2, 1 << (n - 1).bit_length()) if pad_members else n
+    if n_run != n:
+        idx = jnp.minimum(jnp.arange(n_run), n - 1)
+        take = lambda t: None if t is None else jax.tree.map(  # noqa: E731
+            lambda a: jnp.asarray(a)[idx], t)
+        gen_init, critic_init, gen_masks = take(gen_init), take(critic_init), take(gen_masks)
+        keys, lrs = keys[idx], lrs[idx]
+    k_gen, k_critic, k_train = _split3(keys)
+    if gen_init is None:
+        gen_init = _stack_init(gen_net, k_gen)
+    if critic_init is None:
+        critic_init = _stack_init(critic_net, k_critic)
+    if gen_masks is None:  # all-ones masks: pruned and unpruned groups share one program
+        gen_masks = jax.tree.map(lambda a: jnp.ones(a.shape, jnp.float32), gen_init["params"])
     static_cfg = dataclasses.replace(cfg, lr=1.0)  # lr is per-member data, not program identity
     g, c, cl, gl = _train_wgan(gen_net, critic_net, static_cfg, gen_init, critic_init, x,
                                k_train, lrs, gen_masks)
+    if n_run != n:
+        g, c = jax.tree.map(lambda a: a[:n], g), jax.tree.map(lambda a: a[:n], c)
+        cl, gl = cl[:n], gl[:n]
     return g, c, WGANLosses(np.asarray(cl), np.asarray(gl))
 
 
@@ -279,9 +298,7 @@ def _train_wgan(gen_net, critic_net, cfg, gen0, critic0, images, keys, lrs, mask
         def critic_vars(cp):
             return {**c0, "params": cp}
 
-        gp0 = g0["params"]
-        if mask is not None:
-            gp0 = jax.tree.map(lambda p, m: p * m.astype(p.dtype), gp0, mask)
+        gp0 = jax.tree.map(lambda p, m: p * m.astype(p.dtype), g0["params"], mask)
         cp0 = c0["params"]
 
         def critic_step(carry, k):
@@ -313,12 +330,9 @@ def _train_wgan(gen_net, critic_net, cfg, gen0, critic0, images, keys, lrs, mask
                                          forward(gen_net, gen_vars(gp), z)))
 
             val, grads = jax.value_and_grad(loss)(gp)
-            if mask is not None:
-                grads = jax.tree.map(lambda g, m: g * m.astype(g.dtype), grads, mask)
+            grads = jax.tree.map(lambda g, m: g * m.astype(g.dtype), grads, mask)
             updates, gs = tx.update(grads, gs, gp)
-            gp = jax.tree.map(lambda p, u: p - lr * u, gp, updates)
-            if mask is not None:
-                gp = jax.tree.map(lambda p, m: p * m.astype(p.dtype), gp, mask)
+            gp = jax.tree.map(lambda p, u, m: (p - lr * u) * m.astype(p.dtype), gp, updates, mask)
             return (gp, cp, gs, cs, k), (c_losses[-1], val)
 
         carry0 = (gp0, cp0, tx.init(gp0), tx.init(cp0), key)
@@ -991,6 +1005,9 @@ def fashion_zoo(
     return dataclasses.replace(zoo, trained_groups=trained, skipped_groups=skipped)
 
 
+_prune_stack = jax.jit(jax.vmap(obf.prune_magnitude))
+
+
 def _train_job(job: list[GANGroup], spec: Mapping[str, Any], gen_net: Network,
                critic_net: Network, owner_gen: Params, owner_critic: Params,
                x_pirate: jax.Array, x_owner: jax.Array, root_key: jax.Array
@@ -1018,7 +1035,7 @@ def _train_job(job: list[GANGroup], spec: Mapping[str, Any], gen_net: Network,
                           owner_critic)
         if first.kind == "fineprune":
             ratios = jnp.asarray([float(m.settings["ratio"]) for m in members], jnp.float32)
-            g0, masks = jax.vmap(obf.prune_magnitude)(g0, ratios)
+            g0, masks = _prune_stack(g0, ratios)
         images = x_pirate
     else:
         g0 = c0 = None

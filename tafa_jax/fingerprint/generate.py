@@ -36,6 +36,7 @@ class GenerationConfig:
       siblings, spread: pairs per fingerprint group on one boundary, and their spacing
         (see :class:`SearchConfig`); ``n_pairs`` counts groups, so a set holds
         ``n_pairs * siblings`` pairs.
+      probes: probes per pair (3, or an odd P > 3 for profile lines; see SearchConfig).
       link: inverse output link for bend statistics; ``None`` picks it from the
         owner's head (softmax -> clr, tanh -> atanh, sigmoid -> logit).
       select: the selection rule.
@@ -53,6 +54,7 @@ class GenerationConfig:
     siblings: int = 1
     spread: float = 1.0
     link: str | None = None
+    probes: int = 3
     select: SelectConfig = dataclasses.field(default_factory=SelectConfig)
 
     def search_config(self, distance: float) -> _search.SearchConfig:
@@ -60,7 +62,7 @@ class GenerationConfig:
                                     line_length=self.line_length, direction=self.direction,
                                     base_scale=self.base_scale, move_binary=self.move_binary,
                                     siblings=self.siblings, spread=self.spread,
-                                    link=self.link)
+                                    link=self.link, probes=self.probes)
 
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
@@ -139,8 +141,11 @@ def generate(
                 f"the search found no activation-boundary crossing on {cfg.n_candidates} "
                 f"lines of network {net.name!r}: TAFA needs ReLU-type non-linearities that "
                 "are active somewhere in the domain (is the network affine, GELU or softplus?)")
-        ok = eligible(cands, d, cfg.select)
-        idx = select(cands, k, d, cfg.select, rng)
+        # a profile line may cross other boundaries; only the centre kink must be
+        # isolated within one probe spacing on either side
+        d_clean = d if cfg.probes == 3 else 2 * d / (cfg.probes - 1)
+        ok = eligible(cands, d_clean, cfg.select)
+        idx = select(cands, k, d_clean, cfg.select, rng)
         counts.append({"distance": float(d), "lines": cfg.n_candidates, "with_flip": n_flip,
                        "valid": int(np.sum(cands.valid)), "eligible": int(np.sum(ok)),
                        "newton_ok": int(np.sum(cands.newton_ok & cands.has_flip))})

@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from tafa_jax.bend import bend_statistic, inverse_link
+from tafa_jax.bend import bend_statistic, inverse_link, profile_statistic
 from tafa_jax.data.domains import Domain
 from tafa_jax.nets.network import Network, Params, forward_full, forward_with_preacts
 
@@ -53,7 +53,10 @@ class SearchConfig:
         (grid spacing = ``d``, so one-flip intervals are about as clean as a pair needs).
       direction: ``"normal"`` (pair across the boundary, along ``grad_x z_k``) or
         ``"line"`` (pair along the candidate line).
-      offsets: probe positions in units of ``d/2``; must start ``(-1, 0, 1)``.
+      probes: P, probes per pair, equally spaced over the segment of length ``d``
+        (odd; 3 is ``x-, m, x+``). With ``P > 3`` the pair is a *profile* line: it
+        may cross other owner boundaries, and the verifier locates the suspect's
+        kinks along it (see :func:`tafa_jax.bend.profile_statistic`).
       base_scale: base points are ``center + base_scale * (sample - center)``.
       bisection_steps: steps of the fallback bisection.
       move_binary: let pairs move along binary coordinates (they then leave ``{low, high}``).
@@ -69,7 +72,7 @@ class SearchConfig:
     grid: int = 32
     line_length: float | None = None
     direction: Direction = "normal"
-    offsets: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    probes: int = 3
     base_scale: float = 1.0
     bisection_steps: int = 30
     move_binary: bool = False
@@ -120,9 +123,11 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int):
         movable = (~domain.binary_mask.reshape(-1)).astype(np.float32)
     movable = jnp.asarray(movable)
     center = jnp.broadcast_to(jnp.asarray(domain.center, jnp.float32), net.input_shape).reshape(-1)
-    G, P = cfg.grid, len(cfg.offsets)
+    G, P = cfg.grid, cfg.probes
+    if P < 3 or P % 2 == 0:
+        raise ValueError(f"probes per pair must be odd and >= 3, got {P}")
     ts = jnp.linspace(-cfg.length / 2, cfg.length / 2, G, dtype=jnp.float32)
-    offsets = jnp.asarray(cfg.offsets, jnp.float32)
+    offsets = jnp.linspace(-1.0, 1.0, P, dtype=jnp.float32)
     half = cfg.distance / 2
     shape = net.input_shape
 
@@ -239,8 +244,15 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int):
         y, _, pat_p = forward_full(net, params, as_batch(probes))
         y = y.reshape(n, P, -1)
         pat_p = pat_p.reshape(n, P, -1)
-        ends = pat_p[:, 0] != pat_p[:, 2]
-        clean = (jnp.sum(ends, -1) == 1) & ends[rows_t, kt]
+        if P == 3:  # a pair: exactly one owner neuron, k, flips between its ends
+            ends = pat_p[:, 0] != pat_p[:, 2]
+            clean = (jnp.sum(ends, -1) == 1) & ends[rows_t, kt]
+            owner_bend = bend_statistic(inverse_link(y, cfg.link))
+        else:  # a profile line: neuron k flips across the centre probe's neighbours
+            m = P // 2
+            around = pat_p[:, m - 1] != pat_p[:, m + 1]
+            clean = (jnp.sum(around, -1) == 1) & around[rows_t, kt]
+            owner_bend = profile_statistic(inverse_link(y, cfg.link))[:, m - 1]
         in_domain = jnp.all(domain.contains(probes.reshape(n, P, *shape)), axis=-1)
         ok = clean & in_domain & jnp.all(jnp.isfinite(y), axis=(-1, -2))
         valid = has_flip & jnp.all(ok.reshape(chunk, T), axis=1)
@@ -250,7 +262,7 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int):
 
         return Candidates(valid, has_flip, newton_ok, k, t_star, per_group(cs), per_group(vt),
                           per_group(probes), per_group(y), per_group(margin), per_group(steep),
-                          per_group(bend_statistic(inverse_link(y, cfg.link))))
+                          per_group(owner_bend))
 
     return jax.jit(run)
 

@@ -28,7 +28,7 @@ from jaxtyping import Array, Float
 
 from tafa_jax.nets.network import Network, Params, check_params, forward
 from tafa_jax.nets.stacking import zoo_size
-from tafa_jax.verify.score import pair_stats
+from tafa_jax.verify.score import pair_stats, profile_stats
 
 
 @functools.cache
@@ -43,7 +43,7 @@ def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array,
 
     def one(params):
         y = forward(net, params, flat).reshape(k, p, -1)
-        return pair_stats(y, owner_y, link)
+        return pair_stats(y, owner_y, link) if p == 3 else profile_stats(y, link)
 
     return jax.vmap(one)(zoo)
 
@@ -59,6 +59,9 @@ def zoo_pair_stats(
     link: str = "identity",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bend statistic and bend cosine ``(n_models, K)`` for every member of a zoo.
+
+    For profile fingerprints (``P > 3`` probes) the first array is the kink
+    profile ``(n_models, K, P - 2)`` and the cosine is zero.
 
     Args:
       net: the zoo's architecture; probes must have shape ``(K, P, *net.input_shape)``.
@@ -170,5 +173,7 @@ def blackbox_pair_stats(
     """``(K,)`` bend statistic and cosine for one black-box suspect (may raise QueryFailure)."""
     y = query_blackbox(fn, probes, tuple(owner_outputs.shape[2:]), **kwargs)
     k, p = y.shape[:2]
-    b, c = pair_stats(y.reshape(k, p, -1), owner_outputs.reshape(k, p, -1), link)
+    y = y.reshape(k, p, -1)
+    b, c = (pair_stats(y, owner_outputs.reshape(k, p, -1), link) if p == 3
+            else profile_stats(y, link))
     return np.asarray(b), np.asarray(c)

@@ -23,7 +23,7 @@ import dataclasses
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from tafa_jax.bend import LINKS, bend_statistic, inverse_link
+from tafa_jax.bend import LINKS, bend_statistic, inverse_link, profile_statistic
 
 EPS = 1e-12
 
@@ -47,6 +47,8 @@ class MatchConfig:
       min_cos: if not None, also require the bend vectors' cosine >= ``min_cos``.
       abs_cos: compare ``|cos|`` (ignore the bend's sign).
       tau: decision threshold on the score.
+      profile_tol: for profile fingerprints, how many cells apart kinks on sibling
+        lines may be and still count as the same boundary.
     """
 
     mode: str = "absolute"
@@ -56,6 +58,7 @@ class MatchConfig:
     min_cos: float | None = None
     abs_cos: bool = True
     tau: float = 0.5
+    profile_tol: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in ("absolute", "relative"):
@@ -89,6 +92,38 @@ def pair_stats(
     e_f = owner_y[:, 0, :] + owner_y[:, 2, :] - 2 * owner_y[:, 1, :]
     cos = jnp.sum(e * e_f, axis=-1) / (e_norm * jnp.linalg.norm(e_f, axis=-1) + EPS)
     return b, cos
+
+
+def profile_stats(
+    y: Float[Array, "... K P O"], link: str = "identity"
+) -> tuple[Float[Array, "... K C"], Float[Array, "... K"]]:
+    """Kink profile ``(..., K, P-2)`` of each profile line, and a zero cosine."""
+    r = profile_statistic(inverse_link(y, link))
+    return r, jnp.zeros(r.shape[:-1], r.dtype)
+
+
+def profile_group_matches(r, group, beta: float, tol: int):
+    """``(..., G)``: a group of profile lines matches when one kink cell of its first
+    (main) line has a kink within ``tol`` cells on every sibling line too.
+
+    The owner's boundary is parallel on all lines of a group; a pirated copy's
+    moved boundary stays (nearly) parallel, so its kinks line up across lines.
+    An independent model's kinks line up only by chance.
+    """
+    import numpy as np
+
+    kink = np.asarray(r) >= beta  # (..., K, C)
+    dil = kink.copy()
+    for s in range(1, tol + 1):
+        dil[..., s:] |= kink[..., :-s]
+        dil[..., :-s] |= kink[..., s:]
+    group = np.asarray(group)
+    n_groups = int(group.max()) + 1
+    t = group.size // n_groups
+    kink = kink.reshape(*kink.shape[:-2], n_groups, t, kink.shape[-1])
+    dil = dil.reshape(kink.shape)
+    together = kink[..., 0, :] & np.all(dil, axis=-2)
+    return np.any(together, axis=-1).astype(np.float32)
 
 
 def matches(

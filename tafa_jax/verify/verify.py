@@ -11,7 +11,7 @@ from tafa_jax.fingerprint.fpset import FingerprintSet
 from tafa_jax.nets.network import Network, Params
 from tafa_jax.nets.stacking import zoo_size
 from tafa_jax.verify.query import QueryFailure, blackbox_pair_stats, zoo_pair_stats
-from tafa_jax.verify.score import MatchConfig, matches
+from tafa_jax.verify.score import MatchConfig, matches, profile_group_matches
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -65,6 +65,10 @@ def group_matches(m: np.ndarray, group: np.ndarray) -> np.ndarray:
 def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
                 cfg: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per-pair matches ``(..., K)`` and the score ``(...)``: the group matching rate."""
+    if fps.n_probes > 3:  # profile lines: kinks must line up across a group's lines
+        m = (np.asarray(b) >= cfg.beta).any(axis=-1).astype(np.float32)
+        g = profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol)
+        return m, g.mean(axis=-1)
     m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
     return m, group_matches(m, fps.group).mean(axis=-1)
 
