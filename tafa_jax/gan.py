@@ -258,15 +258,13 @@ def train_wgan(
         gen_init, critic_init, gen_masks = take(gen_init), take(critic_init), take(gen_masks)
         keys, lrs = keys[idx], lrs[idx]
     k_gen, k_critic, k_train = _split3(keys)
-    if gen_init is None:
-        gen_init = _stack_init(gen_net, k_gen)
-    if critic_init is None:
-        critic_init = _stack_init(critic_net, k_critic)
+    g0: Params = _stack_init(gen_net, k_gen) if gen_init is None else gen_init
+    c0: Params = _stack_init(critic_net, k_critic) if critic_init is None else critic_init
     if gen_masks is None:  # all-ones masks: pruned and unpruned groups share one program
-        gen_masks = jax.tree.map(lambda a: jnp.ones(a.shape, jnp.float32), gen_init["params"])
+        gen_masks = jax.tree.map(lambda a: jnp.ones(a.shape, jnp.float32), g0["params"])
     static_cfg = dataclasses.replace(cfg, lr=1.0)  # lr is per-member data, not program identity
-    g, c, cl, gl = _train_wgan(gen_net, critic_net, static_cfg, gen_init, critic_init, x,
-                               k_train, lrs, gen_masks)
+    g, c, cl, gl = _train_wgan(gen_net, critic_net, static_cfg, g0, c0, x, k_train, lrs,
+                               gen_masks)
     if n_run != n:
         g, c = jax.tree.map(lambda a: a[:n], g), jax.tree.map(lambda a: a[:n], c)
         cl, gl = cl[:n], gl[:n]
@@ -519,13 +517,14 @@ def train_quality_scorer(
     p0 = jax.tree.map(lambda a: a[None], net.init(k_init))
     cfg = TrainConfig("adam", lr, int(steps), int(batch_size), loss="xent")
     xs = x.reshape((x.shape[0], *net.input_shape))
-    trained, _ = train_group(net, p0, xs, y, cfg, keys=k_train[None])
+    trained, _ = train_group(net, p0, jnp.asarray(xs), jnp.asarray(y), cfg, keys=k_train[None])
     params = jax.tree.map(lambda a: a[0], trained)
     acc = None
     if eval_images is not None:
         xe = np.asarray(eval_images, np.float32)
-        acc = float(evaluate(net, trained, xe.reshape((xe.shape[0], *net.input_shape)),
-                             np.asarray(eval_labels), "accuracy")[0])
+        acc = float(evaluate(net, trained,
+                             jnp.asarray(xe.reshape((xe.shape[0], *net.input_shape))),
+                             jnp.asarray(eval_labels), "accuracy")[0])
     ref = x if reference_images is None else np.asarray(reference_images, np.float32)
     scorer = QualityScorer(net, params, np.zeros(1), np.zeros((1, 1)), 0, acc)
     mu, cov = scorer.moments(ref)

