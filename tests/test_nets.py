@@ -173,7 +173,8 @@ def test_no_recompile_on_same_shapes(mlp):
     net.apply(p2, x2)
     nets.zoo_apply(net, zoo2, x2)
     net.pattern(p2, x2)
-    assert [f._cache_size() for f in (network._apply, stacking._zoo_apply, network._pattern)] == sizes
+    fns = (network._apply, stacking._zoo_apply, network._pattern)
+    assert [f._cache_size() for f in fns] == sizes
     net.apply(p, jnp.ones((13, 31)))  # a new batch size is a new shape: one compile
     assert network._apply._cache_size() == sizes[0] + 1
 

@@ -16,7 +16,8 @@ from tafa_jax.nets.network import (
 from tafa_jax.nets.stacking import params_digest, stack, stack_init, unstack, zoo_apply, zoo_size
 
 __all__ = [
-    "Network", "Params", "abstract_params", "check_input", "check_params", "critic", "forward", "forward_full",
-    "forward_pattern", "forward_with_preacts", "generator", "mlp", "params_digest", "resnet18",
-    "small_cnn", "stack", "stack_init", "train_apply", "unstack", "zoo_apply", "zoo_size",
+    "Network", "Params", "abstract_params", "check_input", "check_params", "critic", "forward",
+    "forward_full", "forward_pattern", "forward_with_preacts", "generator", "mlp",
+    "params_digest", "resnet18", "small_cnn", "stack", "stack_init", "train_apply", "unstack",
+    "zoo_apply", "zoo_size",
 ]

@@ -129,9 +129,8 @@ def check_params(net: Network, params: Params, *, leading: tuple[int, ...] = ())
             f"{net.name}: params come from another architecture: expected tree "
             f"{_short(want_def)}, got {_short(got_def)}"
         )
-    for path, w, g in zip(
-        jax.tree_util.tree_flatten_with_path(want)[0], jax.tree.leaves(want), jax.tree.leaves(params)
-    ):
+    paths = jax.tree_util.tree_flatten_with_path(want)[0]
+    for path, w, g in zip(paths, jax.tree.leaves(want), jax.tree.leaves(params)):
         gshape = tuple(getattr(g, "shape", ()))
         if gshape != (*leading, *w.shape):
             raise ValueError(

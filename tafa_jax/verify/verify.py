@@ -76,7 +76,7 @@ def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
 def verify(
     fps: FingerprintSet,
     suspects: Sequence[ZooSuspects | BlackBoxSuspect],
-    cfg: MatchConfig = MatchConfig(),
+    cfg: MatchConfig | None = None,
     *,
     chunk: int = 256,
     batch_size: int = 256,
@@ -90,6 +90,7 @@ def verify(
     the others are still verified. Results follow the order of ``suspects``
     (members of a zoo group in stacking order).
     """
+    cfg = cfg or MatchConfig()
     if not suspects:
         raise ValueError("no suspects given: pass at least one ZooSuspects or BlackBoxSuspect")
     if cfg.link is None:
