@@ -73,6 +73,10 @@ class Network:
     def input_size(self) -> int:
         return math.prod(self.input_shape)
 
+    @property
+    def output_size(self) -> int:
+        return math.prod(self.output_shape)
+
     def kink_layout(self) -> list[tuple[str, int]]:
         """``(layer name, number of ReLU neurons)`` in the order of :meth:`preactivations`."""
         return _kink_layout(self)

@@ -78,7 +78,7 @@ def verify(
     suspects: Sequence[ZooSuspects | BlackBoxSuspect],
     cfg: MatchConfig | None = None,
     *,
-    chunk: int = 256,
+    chunk: int | None = None,
     batch_size: int = 256,
     timeout: float | None = None,
     retries: int = 0,

@@ -1,0 +1,1 @@
+"""Benchmark scripts for tafa-jax (run ``python -m benchmarks.run``; see README.md)."""

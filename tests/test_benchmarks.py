@@ -1,0 +1,147 @@
+"""Smoke test of the benchmark suite: the quick configuration runs and its results are sane.
+
+No timing assertions: only that ``results.json`` is well-formed (expected keys,
+positive finite numbers, ratios present) and that the arms agree numerically.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `benchmarks` lives beside `tests`, outside the package
+    sys.path.insert(0, str(ROOT))
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def _positive(x) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x) and x > 0
+
+
+def _check_timing(t: dict) -> None:
+    for k in ("first_s", "median_s", "min_s", "max_s", "q1_s", "q3_s"):
+        assert _positive(t[k]), (k, t)
+    assert t["compile_s"] >= 0 and math.isfinite(t["compile_s"])
+    assert t["min_s"] <= t["median_s"] <= t["max_s"]
+    assert t["repeats"] >= 1
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    from benchmarks import run
+
+    out = tmp_path_factory.mktemp("bench")
+    returned = run.main(["--quick", "--out", str(out)])
+    return out, returned
+
+
+@pytest.mark.slow
+def test_quick_suite_writes_well_formed_results(quick_results):
+    out, returned = quick_results
+    results = json.loads((out / "results.json").read_text())
+    assert results["mode"] == "quick"
+    assert results["benchmarks"] == ["verify", "generate", "train", "scaling", "e2e"]
+    assert (out / "summary.md").read_text().startswith("# tafa-jax benchmarks")
+    assert (out / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(returned) >= {"machine", "headline", "verify", "generate", "train", "scaling"}
+
+    m = results["machine"]
+    assert m["cpu_cores_available"] >= 1 and m["versions"]["jax"] and m["jax_devices"]
+    assert _positive(results["matmul_peak"]["peak_flops_per_s"])
+
+    for label, case in results["verify"].items():
+        assert case["rows"], label
+        for row in case["rows"]:
+            assert row["queries"] == row["n_models"] * 300
+            for arm in ("vmapped", "vmapped_api", "jax_loop"):
+                _check_timing(row[arm]["timing"])
+                assert _positive(row[arm]["queries_per_s"])
+            assert row["jax_loop"]["match_agreement_vs_vmapped"] >= 0.99
+            assert _positive(row["ratios"]["jax_loop_over_vmapped"])
+            assert _positive(row["ratios"]["api_over_vmapped"])
+            if HAS_TORCH and label in ("warfarin_mlp", "generator", "small_cnn"):
+                _check_timing(row["torch_loop"]["timing"])
+                assert row["torch_loop"]["match_agreement_vs_vmapped"] >= 0.99, label
+                assert _positive(row["ratios"]["torch_loop_over_vmapped"])
+                assert _positive(row["ratios"]["torch_loop_over_jax_loop"])
+            elif not HAS_TORCH:
+                assert row["torch_loop"] is None and "not installed" in row["torch_loop_note"]
+    vc = results["verify_chunks"]
+    assert vc["best_chunk"] in [p["chunk"] for p in vc["points"]]
+    assert all(_positive(p["queries_per_s"]) for p in vc["points"])
+    w = results["verify"]["warfarin_mlp"]["rows"][-1]
+    assert 0 < w["fraction_of_peak"] and _positive(w["achieved_flops_per_s"])
+
+    for label, g in results["generate"].items():
+        _check_timing(g["search"]["timing"])
+        _check_timing(g["forward"]["timing"])
+        assert _positive(g["search"]["lines_per_s"]), label
+        assert _positive(g["overhead_ratio"]), label
+        assert g["search"]["compiled_programs"] == 1, label  # no recompiles while timing
+        assert 0 <= g["search"]["valid_lines"] <= g["n_lines"]
+
+    t = results["train"]
+    assert _positive(t["concurrent_s"]) and _positive(t["sequential_s"]) and _positive(
+        t["speedup"])
+
+    s = results["scaling"]
+    assert [p["n_models"] for p in s["verify_vs_n"]["points"]] == [4, 16, 64]
+    for p in s["verify_vs_n"]["points"] + s["generate_vs_m"]["points"]:
+        _check_timing(p["timing"])
+    assert s["generate_vs_m"]["fit"]["per_item_s"] >= 0
+
+    assert "note" in results["e2e"]
+    h = results["headline"]
+    assert _positive(h["verify_jax_loop_over_vmapped"])
+    assert _positive(h["generate_warfarin_mlp_overhead_ratio"])
+    assert (h["verify_torch_loop_over_vmapped"] is not None) == HAS_TORCH
+
+
+def test_torch_absent_is_a_note_not_a_crash(monkeypatch):
+    """Without torch (CI installs only the test extra) the baseline is skipped with a note."""
+    from benchmarks import _common, run, verification
+
+    monkeypatch.setattr(run, "load_torch", lambda threads: (None, "PyTorch is not installed"))
+    torch, note = run.load_torch(1)
+    case = verification.VerifyCase("warfarin_mlp", run.nets.mlp(31, (100,), 1),
+                                   run.warfarin_domain(), 0.1, "identity", (2,))
+    res = verification.run_case(case, 4, 1, None, torch, note, seed=0, min_total_s=0.0)
+    row = res["rows"][0]
+    assert row["torch_loop"] is None and row["torch_loop_note"] == "PyTorch is not installed"
+    assert row["ratios"]["torch_loop_over_vmapped"] is None
+    assert _positive(row["ratios"]["jax_loop_over_vmapped"])
+    assert row["fraction_of_peak"] is None  # no peak measured here
+    assert _common.ratio(1.0, None) is None
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed (bench extra)")
+def test_torch_baseline_matches_jax_pair_stats():
+    """The torch per-model verifier computes the same bend statistics as the JAX one."""
+    import torch
+
+    from benchmarks import _common, torch_baseline, verification
+    from tafa_jax import nets
+    from tafa_jax.data import image_domain, noise_domain
+
+    for net, domain, link in (
+        (nets.mlp(31, (16,), 1, head="clip", clip=(0.0, 0.5)), noise_domain(31), "identity"),
+        (nets.generator(8, (16, 16), (4, 4, 1)), noise_domain(8), "atanh"),
+        (nets.small_cnn(3, 8, 2), image_domain((8, 8, 2)), "identity"),
+    ):
+        params = _common.random_params(net, None, 0)
+        probes, owner_y = verification.synthetic_fingerprint(net, params, domain, 5, 0.2, 1)
+        b_jax, c_jax = verification._single_model_fn(net, probes, owner_y, link)(params)
+        verify_one = torch_baseline.make_verifier(torch, net, probes, owner_y, link)
+        b_t, c_t = verify_one(torch_baseline.model_weights(torch, net, params))
+        b_jax, c_jax = np.asarray(b_jax), np.asarray(c_jax)
+        np.testing.assert_allclose(b_t.numpy(), b_jax, rtol=1e-3, atol=1e-3)
+        kinked = b_jax >= 0.1  # elsewhere the bend vector is round-off and its sign is noise
+        np.testing.assert_allclose(c_t.numpy()[kinked], c_jax[kinked], rtol=1e-3, atol=1e-4)
