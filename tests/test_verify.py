@@ -178,3 +178,40 @@ def test_sharded_equals_unsharded():
     res = json.loads(out.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(res["b4"], res["b1"], rtol=1e-4, atol=1e-6)
     assert np.asarray(res["b4"]).shape == (10, 8)
+
+
+def test_profile_group_matching_on_hand_made_profiles():
+    from tafa_jax.verify.score import profile_group_matches
+
+    r = np.zeros((2, 3, 9), np.float32)  # 2 groups of 3 lines, 9 cells each
+    r[0, 0, 5], r[0, 1, 6], r[0, 2, 4] = 1.0, 1.0, 1.0  # kinks line up within one cell
+    r[1, 0, 5], r[1, 1, 5], r[1, 2, 8] = 1.0, 1.0, 1.0  # the third line's kink is far off
+    group = np.repeat(np.arange(2), 3)
+    got = profile_group_matches(r.reshape(6, 9), group, beta=0.5, tol=1)
+    np.testing.assert_array_equal(got, [1.0, 0.0])
+    np.testing.assert_array_equal(profile_group_matches(r.reshape(6, 9), group, 0.5, 3), [1, 1])
+
+
+def test_profile_fingerprints_match_the_owner_and_its_copies(setup):
+    net, owner, _, others = setup
+    cfg = GenerationConfig(n_pairs=6, n_candidates=256, distances=(0.2,), grid=24, chunk=128,
+                           probes=9, siblings=3, spread=0.3)
+    fps = generate(net, owner, Domain("box8", (8,), low=-2.0, high=2.0), cfg, jax.random.key(3))
+    assert fps.probes.shape == (18, 9, 8) and fps.n_groups == 6
+    perm = permute_hidden(net, owner, jax.random.key(3))
+    res = verify(fps, [ZooSuspects(net, nets.stack([owner, perm]), ["owner", "perm"])],
+                 MatchConfig(beta=0.05))
+    assert [r.score for r in res] == [1.0, 1.0]
+
+
+def test_default_chunk_is_cache_sized_and_results_do_not_depend_on_it(setup):
+    from tafa_jax.verify.query import default_chunk
+
+    net, _, fps, others = setup
+    c = default_chunk(net, fps.queries_per_suspect)
+    assert 4 <= c <= 4096 and c & (c - 1) == 0
+    assert default_chunk(nets.generator(), 300) <= default_chunk(nets.mlp(31, (100,), 1), 300)
+    zoo = nets.stack(others)
+    b_auto, _ = zoo_pair_stats(net, zoo, fps.probes, fps.owner_outputs)
+    b_one, _ = zoo_pair_stats(net, zoo, fps.probes, fps.owner_outputs, chunk=1)
+    np.testing.assert_allclose(b_auto, b_one, rtol=1e-3, atol=2e-4)
