@@ -35,6 +35,7 @@ from tafa_jax.data import Domain
 from tafa_jax.nets import Network
 from tafa_jax.nets.modules import MLP
 from tafa_jax.verify import zoo_pair_stats
+from tafa_jax.verify.query import default_chunk
 from tafa_jax.verify.score import pair_stats
 
 
@@ -58,7 +59,7 @@ class VerifyCase:
     distance: float
     link: str
     zoo_sizes: tuple[int, ...]
-    chunk: int = 4096
+    chunk: int | None = None  # None: the library's cache-sized default_chunk
     loop_max: int = 1 << 30
 
 
@@ -156,7 +157,7 @@ def run_case(case: VerifyCase, n_pairs: int, repeats: int, peak: float | None, t
     for n in case.zoo_sizes:
         host_zoo = random_params(net, n, seed + 2 + n)
         zoo = jax.device_put(host_zoo)
-        c = min(n, case.chunk)
+        c = min(n, case.chunk or default_chunk(net, int(np.prod(probes.shape[:2]))))
         parts = _chunks(zoo, n, c)
 
         def vmapped(parts=parts):
@@ -164,7 +165,7 @@ def run_case(case: VerifyCase, n_pairs: int, repeats: int, peak: float | None, t
 
         t_core = timeit(vmapped, repeats, min_total_s=min_total_s)
         b_core = np.concatenate([np.asarray(b) for b, _ in vmapped()])[:n]
-        t_api = timeit(lambda hz=host_zoo, c=c: zoo_pair_stats(net, hz, probes, owner_y, chunk=c,
+        t_api = timeit(lambda hz=host_zoo, c=c: zoo_pair_stats(net, hz, probes, owner_y, chunk=None,
                                                              link=case.link), repeats,
                        min_total_s=min_total_s)
         queries = n * queries_per_model
