@@ -146,15 +146,23 @@ def cmd_train_owner(args) -> int:
     return 0
 
 
-def cmd_build_zoo(args) -> int:
-    import jax
-
-    from tafa_jax.pipeline import load_data, load_owner, make_zoo
+def _saved_owner(args):
+    """The saved owner, its scenario and that scenario's data (synthetic if the owner's was)."""
+    from tafa_jax.pipeline import load_data, load_owner
 
     net, params, meta = load_owner(args.owner)
     sc = _scenario(meta["scenario"])
     data = load_data(sc, data_dir=args.data_dir, synthetic=bool(meta.get("synthetic")),
                      seed=args.seed)
+    return net, params, meta, sc, data
+
+
+def cmd_build_zoo(args) -> int:
+    import jax
+
+    from tafa_jax.pipeline import make_zoo
+
+    net, params, meta, sc, data = _saved_owner(args)
 
     def show(e):
         print(f"  {e['event']:8s} {e['group']:<16s} {e.get('seconds', 0):6.1f}s "
@@ -261,14 +269,11 @@ def cmd_report(args) -> int:
 def cmd_sweep(args) -> int:
     import jax
 
-    from tafa_jax.pipeline import distance_sweep, load_data, load_owner
+    from tafa_jax.pipeline import distance_sweep
     from tafa_jax.report import write_report
     from tafa_jax.zoo import load_zoo
 
-    net, params, meta = load_owner(args.owner)
-    sc = _scenario(meta["scenario"])
-    data = load_data(sc, data_dir=args.data_dir, synthetic=bool(meta.get("synthetic")),
-                     seed=args.seed)
+    net, params, meta, sc, data = _saved_owner(args)
     zoo = load_zoo(args.zoo)
     rows = distance_sweep(net, params, data.domain, zoo, sc.generation, sc.match,
                           _floats(args.distances), jax.random.key(args.seed))

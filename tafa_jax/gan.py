@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from tafa_jax.io import atomic_write_bytes, npz_bytes, read_json, sha256_file, write_json
+from tafa_jax.io import atomic_write_bytes, npz_bytes, read_json, sha256_file
 from tafa_jax.nets import builders
 from tafa_jax.nets.network import Network, Params, check_params, forward, forward_with_preacts
 from tafa_jax.nets.stacking import params_digest, unstack, zoo_size
@@ -56,6 +56,7 @@ from tafa_jax.zoo.build import (
     flatten_params,
     load_zoo,
     utility_excluded,
+    write_manifest,
 )
 from tafa_jax.zoo.recipes import (
     GroupSpec,
@@ -741,12 +742,6 @@ def fashion_recipe(size: str = "small", *, owner_cfg: WGANConfig | None = None,
 
 
 # -- storage of externally trained groups ------------------------------------------
-def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
-    manifest = {**manifest, "members": [m for g in manifest["groups"].values()
-                                        for m in g["members"]]}
-    write_json(root / "manifest.json", manifest)
-
-
 def store_group(
     zoo_dir: str | Path,
     name: str,
@@ -825,7 +820,7 @@ def add_trained_groups(
         manifest["groups"][name] = entry
     if meta:
         manifest.update(dict(meta))
-    _write_manifest(root, manifest)
+    write_manifest(root, manifest)
     return load_zoo(root)
 
 
@@ -969,7 +964,7 @@ def fashion_zoo(
     for name, (entry, stacked) in stash.items():
         manifest["groups"][name] = entry
         params[name] = stacked
-    _write_manifest(out, manifest)
+    write_manifest(out, manifest)
     owner_utility = float(manifest["owner"]["utility"])
     tol = float(manifest["utility_tolerance"])
     trained, skipped = counts["trained"], counts["skipped"]
@@ -994,7 +989,7 @@ def fashion_zoo(
                                 utility_tolerance=tol)
             manifest["groups"][g.name] = entry
             params[g.name] = stacked
-            _write_manifest(out, manifest)
+            write_manifest(out, manifest)
             trained += 1
             if progress is not None:
                 progress({"event": "trained", "group": g.name, "members": g.size,

@@ -308,7 +308,8 @@ def _build_group(g: GroupSpec, members: list[Member], owner_net: Network, owner_
     return fit(fresh, data.x_owner, data.y_owner)  # the other negatives
 
 
-def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Atomically write a zoo manifest, with the flat member list derived from its groups."""
     manifest = {**manifest, "members": [m for g in manifest["groups"].values()
                                         for m in g["members"]]}
     write_json(out / "manifest.json", manifest)
@@ -429,7 +430,7 @@ def build_zoo(
                                           "arch_key": arch_key(members[0].architecture),
                                           "members": [r.to_json() for r in recs]}
             manifest = _ordered(manifest, planned)
-            _write_manifest(out, manifest)
+            write_manifest(out, manifest)
             done_params[g.name] = stacked
             trained += 1
             event = "trained"
@@ -438,7 +439,7 @@ def build_zoo(
                       "seconds": time.perf_counter() - t0, "trained": trained,
                       "skipped": skipped, "total": total})
     manifest = _ordered(manifest, planned)
-    _write_manifest(out, manifest)
+    write_manifest(out, manifest)
     zoo = load_zoo(out, _params=done_params)
     return dataclasses.replace(zoo, trained_groups=trained, skipped_groups=skipped)
 
