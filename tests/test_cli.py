@@ -115,3 +115,13 @@ def test_bad_suspect_spec_is_a_user_error(demo_dir, capsys):
     code = main(["verify", "--fingerprints", str(demo_dir / "fingerprints.npz"), "--suspect",
                  "no_colon_here"])
     assert code == 2 and "MODULE:FUNCTION" in capsys.readouterr().err
+
+
+def test_run_subcommand_end_to_end(tmp_path, capsys):
+    code = main(["run", "--scenario", "warfarin", "--zoo-size", "small", "--owner-steps", "50",
+                 "--pairs", "4", "--seed", "3", "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "ARUC" in out and "report in" in out
+    rep = load_report(tmp_path)
+    assert rep["n_groups"] == 4 and rep["owner_rate"] == 1.0 and rep["synthetic"] is False
