@@ -182,6 +182,8 @@ def to_markdown(result) -> str:
               "| positive kind | median shift | 90th percentile shift | median cos(w, w') |",
               "|---|---|---|---|"]
     for kind, v in sorted(result.get("boundary_shifts", {}).items()):
+        if kind == "permute":  # neuron k is another index in a permuted copy: not comparable
+            continue
         lines.append(f"| {kind} | {v['shift_median']:.3f} | {v['shift_p90']:.3f} | "
                      f"{v['cos_median']:.3f} |")
     return "\n".join(lines) + "\n"
