@@ -51,13 +51,14 @@ def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array,
 def default_chunk(net: Network, n_queries: int, n_devices: int = 1) -> int:
     """Zoo members per compiled call so one chunk's activations stay cache-sized.
 
-    Measured (``benchmarks/results/summary.md``): on 2 CPU cores a 31-100-1 zoo
-    verifies 4.7x faster in chunks of 16-64 than in one 1024-member call, whose
-    hidden activations no longer fit in cache. The budget is about 1M floats of
-    activations per device on a CPU and 256M on an accelerator.
+    Measured (``benchmarks/results/summary.md``, chunk sweep): on 2 CPU cores a
+    31-100-1 zoo of 1024 verifies about 4.5x faster in chunks of 16-64 than in
+    chunks of 256 or more, whose hidden activations no longer fit in cache. The
+    budget is about 2M floats of activations per device on a CPU (64 members for
+    that MLP at 300 queries) and 256M on an accelerator.
     """
     per_model = n_queries * (sum(n for _, n in net.kink_layout()) + net.output_size)
-    budget = (1 << 20) if jax.default_backend() == "cpu" else (1 << 28)
+    budget = (1 << 21) if jax.default_backend() == "cpu" else (1 << 28)
     chunk = max(1, budget // max(per_model, 1))
     chunk = 1 << int(math.floor(math.log2(chunk)))  # a power of two: few compiled shapes
     return int(min(max(chunk, 4), 4096)) * n_devices
