@@ -34,7 +34,7 @@ from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest, stack_init
 from tafa_jax.scenarios import Scenario
 from tafa_jax.verify import MatchConfig, ZooSuspects, summarize, verify
-from tafa_jax.zoo import build_zoo, load_zoo
+from tafa_jax.zoo import build_zoo
 from tafa_jax.zoo.arch import network_from_spec
 from tafa_jax.zoo.build import Zoo, ZooData, flatten_params, unflatten_params
 from tafa_jax.zoo.recipes import skin_recipe, warfarin_recipe
@@ -397,6 +397,3 @@ def distance_sweep(net: Network, params: Params, domain: Domain, zoo: Zoo,
                     "tpr_at_1fpr": m.get("tpr_at_1fpr"), "n_pairs": fps.n_pairs})
     return out
 
-
-def load_existing_zoo(path: str | os.PathLike) -> Zoo:
-    return load_zoo(path)

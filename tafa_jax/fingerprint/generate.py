@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Sequence
 
 import jax
@@ -124,7 +123,6 @@ def generate(
     if cfg.link is None:
         cfg = dataclasses.replace(cfg, link=default_link(net.module))
     _validate(net, params, domain, cfg)
-    t0 = time.perf_counter()
     per_d = _split(cfg.n_pairs, len(cfg.distances))
     total = cfg.n_candidates * len(cfg.distances)
     chosen, counts = [], []
@@ -187,11 +185,8 @@ def generate(
     )
     if progress is not None:
         progress(total, total)
-    _LAST_TIMING["seconds"] = time.perf_counter() - t0
     return fps
 
-
-_LAST_TIMING: dict[str, float] = {}  # wall time of the last generate(), for reports
 
 
 def _split(n: int, parts: int) -> Sequence[int]:
