@@ -220,18 +220,21 @@ def cmd_verify(args) -> int:
         match = dataclasses.replace(match, tau=args.tau)
     suspects = []
     zoo = None
+    zoo_ids: set[str] = set()
     if args.zoo:
         from tafa_jax.zoo import load_zoo
 
         zoo = load_zoo(args.zoo)
-        suspects += [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+        for n, p, ids in zoo.grouped().values():
+            suspects.append(ZooSuspects(n, p, ids))
+            zoo_ids.update(ids)
     for spec in args.suspect or []:
         suspects.append(BlackBoxSuspect(spec, _load_callable(spec)))
     res = verify(fps, suspects, match, batch_size=args.batch_size, timeout=args.timeout,
                  retries=args.retries)
     rows = []
     for r in res:
-        rec = zoo.record(r.id) if zoo is not None and not r.id.count(":") else None
+        rec = zoo.record(r.id) if zoo is not None and r.id in zoo_ids else None
         label = None
         kind, group, utility = "black-box", "black-box", None
         if rec is not None:

@@ -134,13 +134,10 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int):
     def as_batch(flat):  # (..., D) -> (n, *in)
         return flat.reshape((-1, *shape))
 
-    def preacts(x_flat):
-        return forward_with_preacts(net, params_ref[0], as_batch(x_flat))[1]
-
-    params_ref: list = [None]
-
     def run(params: Params, key: jax.Array, idx: jax.Array) -> Candidates:
-        params_ref[0] = params
+        def preacts(x_flat):  # flattened points (n, D) -> pre-activations (n, neurons)
+            return forward_with_preacts(net, params, as_batch(x_flat))[1]
+
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(idx)
         split = jax.vmap(lambda kk: jax.random.split(kk, 3))(keys)  # (C, 3) keys
         k_x0, k_u, k_pick = split[:, 0], split[:, 1], split[:, 2]

@@ -48,6 +48,11 @@ def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array,
     return jax.vmap(one)(zoo)
 
 
+def _pad(a, extra: int):
+    xp = jnp if isinstance(a, jax.Array) else np
+    return xp.concatenate([a, xp.repeat(a[:1], extra, axis=0)])
+
+
 def default_chunk(net: Network, n_queries: int, n_devices: int = 1) -> int:
     """Zoo members per compiled call so one chunk's activations stay cache-sized.
 
@@ -108,11 +113,11 @@ def zoo_pair_stats(
     owner_y = jnp.asarray(owner_outputs, jnp.float32).reshape(*owner_outputs.shape[:2], -1)
     bs, cs = [], []
     for start in range(0, n, chunk):
-        part = jax.tree.map(lambda a, s=start: np.asarray(a[s:s + chunk]), zoo)
+        # numpy zoos are sliced on the host, device-resident ones on the device
+        part = jax.tree.map(lambda a, s=start: a[s:s + chunk], zoo)
         m = zoo_size(part)
         if m < chunk:  # pad with copies of the first member: same compiled shape
-            part = jax.tree.map(
-                lambda a, m=m: np.concatenate([a, np.repeat(a[:1], chunk - m, 0)]), part)
+            part = jax.tree.map(lambda a, m=m: _pad(a, chunk - m), part)
         part = jax.device_put(part, sharding)
         b, c = _zoo_stats(net, part, probes, owner_y, link)
         bs.append(np.asarray(b)[:m])

@@ -228,6 +228,27 @@ class ZooRecipe:
 
 
 # -- the paper's scenarios ------------------------------------------------------
+def _sized_configs(size: str, loss: str, small_steps: tuple[int, int, int],
+                   head_steps: tuple[int, int, int]):
+    """``(small, pick, ft, ft_large, own)`` for a recipe size.
+
+    ``*_steps`` are ``(fine-tune steps, from-scratch steps, batch size)``; ``pick(a, b)``
+    is ``a`` for the small size and ``b`` for the headline one. Fine-tuning uses Adam
+    at 1e-4 and 1e-3, training from scratch Adam at 1e-3.
+    """
+    if size not in ("small", "headline"):
+        raise ValueError(f"size must be 'small' or 'headline', got {size!r}")
+    small = size == "small"
+    ft_steps, own_steps, bs = small_steps if small else head_steps
+
+    def pick(n_small, n_head):
+        return n_small if small else n_head
+
+    return (small, pick, TrainConfig("adam", 1e-4, ft_steps, bs, loss=loss),
+            TrainConfig("adam", 1e-3, ft_steps, bs, loss=loss),
+            TrainConfig("adam", 1e-3, own_steps, bs, loss=loss))
+
+
 def warfarin_recipe(size: str = "small") -> ZooRecipe:
     """The warfarin zoo (MLP regression, losses in mg/week).
 
@@ -235,14 +256,7 @@ def warfarin_recipe(size: str = "small") -> ZooRecipe:
     (20 same-recipe seeds, widths 50 and 200, depth 2, data subsets, SGD and AdamW).
     ``"small"``: the same kinds with 1-4 members each and few steps, for CI.
     """
-    if size not in ("small", "headline"):
-        raise ValueError(f"size must be 'small' or 'headline', got {size!r}")
-    small = size == "small"
-    ft_steps, own_steps, bs = (30, 60, 32) if small else (600, 3000, 64)
-    s = (lambda n_small, n_head: n_small if small else n_head)  # noqa: E731
-    ft = TrainConfig("adam", 1e-4, ft_steps, bs, loss="mae")
-    ft_large = TrainConfig("adam", 1e-3, ft_steps, bs, loss="mae")
-    own = TrainConfig("adam", 1e-3, own_steps, bs, loss="mae")
+    small, s, ft, ft_large, own = _sized_configs(size, "mae", (30, 60, 32), (600, 3000, 64))
     ratios = (0.2, 0.4, 0.6, 0.8)
     groups = [
         GroupSpec("ftll", "ftll", s(1, 3), train=ft_large),
@@ -266,9 +280,10 @@ def warfarin_recipe(size: str = "small") -> ZooRecipe:
         GroupSpec("neg_depth_2", "neg_depth", s(1, 3), train=own, arch={"hidden": [100, 100]}),
         GroupSpec("neg_subset", "neg_subset", s(1, 5), ({"fraction": 0.5},), train=own),
         GroupSpec("neg_sgd", "neg_optim", s(1, 3),
-                  train=TrainConfig("sgd", 1e-3, own_steps, bs, loss="mae", momentum=0.9)),
+                  train=dataclasses.replace(own, optimizer="sgd", lr=1e-3, momentum=0.9)),
         GroupSpec("neg_adamw", "neg_optim", s(1, 3),
-                  train=TrainConfig("adamw", 3e-3, own_steps, bs, loss="mae", weight_decay=1e-4)),
+                  train=dataclasses.replace(own, optimizer="adamw", lr=3e-3,
+                                            weight_decay=1e-4)),
     ]
     return ZooRecipe(f"warfarin-{size}", tuple(groups))
 
@@ -278,14 +293,7 @@ def skin_recipe(size: str = "small") -> ZooRecipe:
     other-width negatives. Distillation is skipped. Other-architecture negatives
     (``neg_arch``) depend on the owner's input shape; add them with ``GroupSpec``.
     """
-    if size not in ("small", "headline"):
-        raise ValueError(f"size must be 'small' or 'headline', got {size!r}")
-    small = size == "small"
-    ft_steps, own_steps, bs = (10, 20, 16) if small else (300, 2000, 64)
-    s = (lambda n_small, n_head: n_small if small else n_head)  # noqa: E731
-    ft = TrainConfig("adam", 1e-4, ft_steps, bs, loss="xent")
-    ft_large = TrainConfig("adam", 1e-3, ft_steps, bs, loss="xent")
-    own = TrainConfig("adam", 1e-3, own_steps, bs, loss="xent")
+    small, s, ft, ft_large, own = _sized_configs(size, "xent", (10, 20, 16), (300, 2000, 64))
     return ZooRecipe(f"skin-{size}", (
         GroupSpec("ftll", "ftll", s(1, 3), train=ft_large),
         GroupSpec("ftal_small", "ftal_small", s(1, 3), train=ft),
@@ -301,7 +309,7 @@ def skin_recipe(size: str = "small") -> ZooRecipe:
         GroupSpec("neg_same", "neg_same", s(2, 20), train=own),
         GroupSpec("neg_subset", "neg_subset", s(1, 5), ({"fraction": 0.5},), train=own),
         GroupSpec("neg_sgd", "neg_optim", s(1, 5),
-                  train=TrainConfig("sgd", 1e-2, own_steps, bs, loss="xent")),
+                  train=dataclasses.replace(own, optimizer="sgd", lr=1e-2)),
     ))
 
 
