@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tafa_jax.data.domains import Domain  # noqa: E402
 from tafa_jax.fingerprint import GenerationConfig, SelectConfig, generate  # noqa: E402
 from tafa_jax.io import atomic_write_bytes, write_json  # noqa: E402
 from tafa_jax.pipeline import load_data, machine_info, make_zoo, train_owner, verify_zoo  # noqa: E402
@@ -30,7 +31,8 @@ from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import MatchConfig, summarize  # noqa: E402
 
 
-def variants(quick: bool) -> list[tuple[str, str, GenerationConfig, MatchConfig]]:
+def variants(quick: bool, box: Domain) -> list[tuple[str, str, GenerationConfig, MatchConfig,
+                                                     Domain]]:
     m = 4096 if quick else 16384
     paper = GenerationConfig(n_pairs=99, n_candidates=m, distances=(0.1,), direction="line",
                              move_binary=False, siblings=1, chunk=2048,
@@ -62,6 +64,20 @@ def variants(quick: bool) -> list[tuple[str, str, GenerationConfig, MatchConfig]
     for k in (3, 10, 33, 100):
         out.append(("budget", f"default rule, {k} groups ({3 * k} pairs)",
                     dataclasses.replace(default, n_pairs=k), absm))
+    out = [(*row, box) for row in out]
+    # where base points come from: the default box of feature ranges puts the
+    # fingerprint centres far from the data (|c| ~ 17 vs ~5 for a data row); shrink
+    # the box towards its centre, or sample N(0, s^2) in standardised units (the
+    # owner's mean/std, no rows). Near the data the owner's boundaries are dense,
+    # so clean pairs need d = 0.1 there.
+    for scale in (0.25, 0.5, 0.75):
+        out.append(("base points", f"box shrunk to {scale} of its half-width",
+                    dataclasses.replace(default, base_scale=scale), absm, box))
+    for s, d in ((0.5, 0.1), (1.0, 0.1), (2.0, 0.3)):
+        near = Domain(f"warfarin-normal-{s}", box.shape, "gaussian",
+                      center=np.zeros((), np.float32), scale=np.full((), s, np.float32))
+        out.append(("base points", f"N(0, {s}^2) in standardised units, d={d}",
+                    dataclasses.replace(default, distances=(d,)), absm, near))
     return out
 
 
@@ -118,10 +134,10 @@ def main(argv=None) -> int:
     zoo_dir = args.zoo_dir or str(out / f"design_zoo_{size}")
     zoo = make_zoo(sc, zoo_dir, net, params, data, k_zoo, size=size)
     rows_out = []
-    for block, name, gcfg, mcfg in variants(args.quick):
+    for block, name, gcfg, mcfg, domain in variants(args.quick, data.domain):
         t0 = time.perf_counter()
         try:
-            fps = generate(net, params, data.domain, gcfg, k_fp)
+            fps = generate(net, params, domain, gcfg, k_fp)
         except ValueError as err:
             rows_out.append({"block": block, "variant": name, "error": str(err)})
             print(f"{name}: {err}", flush=True)
@@ -134,12 +150,14 @@ def main(argv=None) -> int:
         km = kind_means(rows)
         pos_kinds = {k: v for k, v in km.items() if k.startswith("positive:")}
         worst = min(pos_kinds, key=pos_kinds.get)
+        centres = fps.probes[:, fps.n_probes // 2]
         row = {"block": block, "variant": name, "aruc": s["aruc"], "roc_auc": s["roc_auc"],
                "tpr_at_1fpr": s["tpr_at_1fpr"], "worst_positive_kind": worst.split(":")[1],
                "worst_positive_mean": pos_kinds[worst], "max_negative": float(neg.max()),
                "distillation_mean": km.get("distillation:distill"),
                "owner_rate": rows[0]["score"], "pairs": fps.n_pairs,
                "queries_per_suspect": fps.queries_per_suspect, "generation_s": gen_s,
+               "centre_norm_mean": float(np.linalg.norm(centres, axis=-1).mean()),
                "kind_means": km}
         rows_out.append(row)
         print(f"{name:58s} ARUC {s['aruc']:.3f} AUC {s['roc_auc']:.3f} TPR1 "
@@ -149,7 +167,9 @@ def main(argv=None) -> int:
     shifts = boundary_shifts(net, params, data.domain, zoo, k_fp, args.quick)
     n_pos = sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded)
     n_neg = sum(1 for r in zoo.records if r.member.group == "negative")
+    row_norm = float(np.linalg.norm(np.asarray(data.zoo_data.x_owner), axis=-1).mean())
     result = {"scenario": "warfarin", "data": data.source, "owner_test_mae": mae,
+              "owner_row_norm_mean": row_norm,
               "zoo": {"size": size, "positives": n_pos, "negatives": n_neg,
                       "kinds": sorted({r.member.kind for r in zoo.records})},
               "machine": machine_info(), "rows": rows_out, "boundary_shifts": shifts}
@@ -165,18 +185,22 @@ def to_markdown(result) -> str:
     lines = [f"# Design study: warfarin ({z['size']} zoo: {z['positives']} positives, "
              f"{z['negatives']} negatives, utility-filtered)", "",
              f"Owner test MAE {result['owner_test_mae']:.2f} mg/week. Data: {result['data']}.",
+             "", f"Mean norm of an owner training row (standardised): "
+             f"{result['owner_row_norm_mean']:.1f}; the last column gives the fingerprint "
+             "centres' mean norm.",
              "", "| block | variant | ARUC | ROC-AUC | TPR@1%FPR | worst positive kind (mean) "
-             "| max negative | distillation | queries |", "|---|---|---|---|---|---|---|---|---|"]
+             "| max negative | distillation | queries | mean centre norm |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         if "error" in r:
-            lines.append(f"| {r['block']} | {r['variant']} | error: {r['error'][:80]} |||||||")
+            lines.append(f"| {r['block']} | {r['variant']} | error: {r['error'][:80]} ||||||||")
             continue
         dist = r["distillation_mean"]
         lines.append(
             f"| {r['block']} | {r['variant']} | {r['aruc']:.3f} | {r['roc_auc']:.3f} | "
             f"{r['tpr_at_1fpr']:.2f} | {r['worst_positive_kind']} ({r['worst_positive_mean']:.2f})"
             f" | {r['max_negative']:.2f} | {'-' if dist is None else f'{dist:.2f}'} | "
-            f"{r['queries_per_suspect']} |")
+            f"{r['queries_per_suspect']} | {r['centre_norm_mean']:.1f} |")
     lines += ["", "## Why the hard positives escape: boundary shifts at the fingerprint centres",
               "", "White-box, first hidden layer; d/2 = 0.15 for the default rule.", "",
               "| positive kind | median shift | 90th percentile shift | median cos(w, w') |",

@@ -267,6 +267,8 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
     t = results.get("train")
     if t:
         h["train_speedup"] = t.get("speedup")
+        h["train_vmapped_fraction_of_peak"] = t.get("concurrent_fraction_of_peak")
+        h["train_sequential_fraction_of_peak"] = t.get("sequential_fraction_of_peak")
     return h
 
 
@@ -338,6 +340,11 @@ def summary_markdown(results: dict[str, Any]) -> str:
                   + ("" if t.get("host_loop_s") is None else
                      f", host loop {t['host_loop_s']:.3f} s (speedup "
                      f"{t['speedup_vs_host_loop']:.1f}x)") + "."]
+        if t.get("concurrent_fraction_of_peak") is not None:
+            fc, fs = t["concurrent_fraction_of_peak"], t["sequential_fraction_of_peak"]
+            lines += ["", f"Estimated training FLOP/s (3x forward multiply-adds): vmapped "
+                      f"{100 * fc:.0f}% of the matmul peak, sequential {100 * fs:.0f}%; a 10x "
+                      f"speedup would need the vmapped arm at {1000 * fs:.0f}% of peak."]
     s = results.get("scaling")
     if s:
         v, g = s["verify_vs_n"], s["generate_vs_m"]
@@ -424,9 +431,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                                            else sys.argv[1:])]),
         "machine": machine_info(torch), "notes": notes,
     }
-    if "verify" in args.only:
-        log(f"[verify] float32 matmul peak, sizes {plan.peak_sizes}")
+    if "verify" in args.only or "train" in args.only:
+        log(f"[peak] float32 matmul peak, sizes {plan.peak_sizes}")
         results["matmul_peak"] = matmul_peak(plan.peak_sizes, plan.repeats)
+    if "verify" in args.only:
         results["verify"] = verification.run(
             list(plan.verify), plan.verify_pairs, plan.repeats,
             results["matmul_peak"]["peak_flops_per_s"], torch, torch_note,
@@ -441,7 +449,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         results["generate"] = generation.run(list(plan.generate), plan.repeats,
                                              args.seed + 2_000_000, log)
     if "train" in args.only:
-        results["train"] = run_train(plan, log)
+        results["train"] = t = run_train(plan, log)
+        peak = results["matmul_peak"]["peak_flops_per_s"]
+        t["concurrent_fraction_of_peak"] = t["concurrent_flops_per_s"] / peak
+        t["sequential_fraction_of_peak"] = t["sequential_flops_per_s"] / peak
     if "scaling" in args.only:
         log(f"[scaling] verification N in {plan.scaling_n}, generation M in {plan.scaling_m}")
         wcase = plan.verify[0]

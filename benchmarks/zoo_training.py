@@ -8,7 +8,9 @@ under ``lax.scan``) with the same steps, batch size and per-member keys:
 * host loop (reference): each model trained by a Python loop over steps calling a
   jitted Adam step, the way a per-model PyTorch-style script trains.
 
-Each arm is compiled first (compile time reported separately), then timed
+Achieved FLOP/s are estimated as 3x the forward's multiply-adds per row (forward
+plus backward), so ``benchmarks.run`` can set them against the matmul peak it
+measures in the same run. Each arm is compiled first (compile time reported separately), then timed
 ``--repeats`` times with ``block_until_ready``; the median is reported. Prints JSON.
 
     python benchmarks/zoo_training.py            # 64 models, 500 steps
@@ -123,6 +125,11 @@ def main(argv: list[str] | None = None) -> dict:
                    for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
     med_c, med_s = statistics.median(t_conc), statistics.median(t_seq)
+    # training FLOPs ~ 3x the forward's 2 * (multiply-adds of the dense kernels) per row
+    macs = sum(int(np.prod(k.shape[1:])) for k in jax.tree.leaves(params0["params"])
+               if k.ndim == 3)
+    flop_step = 3 * 2 * macs * args.batch_size
+    total = flop_step * args.steps * n
     result = {
         "benchmark": "zoo_training",
         "models": n, "architecture": "31-100-1", "steps": args.steps,
@@ -131,6 +138,8 @@ def main(argv: list[str] | None = None) -> dict:
         "concurrent_runs_s": t_conc, "sequential_runs_s": t_seq,
         "host_loop_s": None if t_host is None else statistics.median(t_host),
         "speedup_vs_host_loop": None if t_host is None else statistics.median(t_host) / med_c,
+        "flop_per_model_step": flop_step,
+        "concurrent_flops_per_s": total / med_c, "sequential_flops_per_s": total / med_s,
         "compile_concurrent_s": compile_concurrent - med_c,
         "compile_sequential_s": compile_sequential - med_s / n,
         "recompilations_while_timing": recompiled,

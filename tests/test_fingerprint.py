@@ -200,3 +200,16 @@ def test_resnet_with_maxpool_and_batchnorm():
         3, 3, -1)
     assert ((pat[:, 0] != pat[:, 2]).sum(-1) == 1).all()  # switches included in the pattern
     assert (f.owner_bend > 0).all()
+
+
+def test_newton_step_is_accepted_on_short_lines_in_high_dimension():
+    # d = 1e-3 in 768 dimensions: the check must not depend on resolving t* +- a tiny
+    # offset in float32 (it once failed there and sent nearly every line to bisection)
+    net = nets.resnet18(7, 16, widths=(4, 8, 8, 8))
+    p = net.init(jax.random.key(0))
+    _, p = nets.train_apply(net, p, jax.random.uniform(jax.random.key(1), (8, 16, 16, 3)))
+    c = search(net, p, image_domain((16, 16, 3)), SearchConfig(distance=1e-3, grid=16),
+               jax.random.key(4), 128, chunk=64)
+    flipped = c.has_flip.sum()
+    assert flipped >= 16
+    assert (c.newton_ok & c.has_flip).sum() >= 0.9 * flipped

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -211,3 +213,28 @@ def test_digest_is_stable_and_sensitive(mlp):
     q = jax.tree.map(lambda a: a, p)
     q["params"]["dense1"]["bias"] = q["params"]["dense1"]["bias"] + 1e-7
     assert nets.params_digest(q) != d1
+
+
+@pytest.mark.parametrize("build", [
+    lambda: nets.mlp(7, (12, 9), 2), lambda: nets.generator(8, (16, 16), (4, 4, 1)),
+    lambda: nets.critic((4, 4, 1), (8, 4)), lambda: nets.small_cnn(3, 8, 2),
+    lambda: nets.resnet18(3, 16, widths=(4, 4, 8, 8))])
+def test_line_forward_with_affine_stem_equals_pointwise(build):
+    net = build()
+    assert net.linear_stem
+    p = net.init(jax.random.key(0))
+    C, G, D = 5, 7, net.input_size
+    x0 = jax.random.uniform(jax.random.key(1), (C, D))
+    u = jax.random.normal(jax.random.key(2), (C, D))
+    ts = jnp.linspace(-0.4, 0.4, G)
+    pts = (x0[:, None] + ts[None, :, None] * u[:, None]).reshape((C * G, *net.input_shape))
+    want = nets.forward_full(net, p, pts)
+    for got in (nets.forward_full_on_lines(net, p, x0, u, ts),
+                nets.forward_full_on_lines(dataclasses.replace(net, linear_stem=False), p, x0,
+                                           u, ts)):
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-4)
+        # patterns may differ only where a pre-activation is at float noise from zero
+        z = np.asarray(want[1])
+        differ = np.asarray(got[2])[:, : z.shape[1]] != np.asarray(want[2])[:, : z.shape[1]]
+        assert np.all(np.abs(z[differ]) < 1e-4)

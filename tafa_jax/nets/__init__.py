@@ -9,6 +9,7 @@ from tafa_jax.nets.network import (
     check_params,
     forward,
     forward_full,
+    forward_full_on_lines,
     forward_pattern,
     forward_with_preacts,
     train_apply,
@@ -17,7 +18,8 @@ from tafa_jax.nets.stacking import params_digest, stack, stack_init, unstack, zo
 
 __all__ = [
     "Network", "Params", "abstract_params", "check_input", "check_params", "critic", "forward",
-    "forward_full", "forward_pattern", "forward_with_preacts", "generator", "mlp",
+    "forward_full", "forward_full_on_lines", "forward_pattern", "forward_with_preacts",
+    "generator", "mlp",
     "params_digest", "resnet18", "small_cnn", "stack", "stack_init", "train_apply", "unstack",
     "zoo_apply", "zoo_size",
 ]

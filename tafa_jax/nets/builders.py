@@ -35,7 +35,8 @@ def mlp(
                          f"hidden={tuple(hidden)}, out={out_features}")
     module = MLP(features=(*map(int, hidden), int(out_features)), head=head, clip=clip,
                  out_shift=out_shift, out_scale=out_scale, activation=activation)
-    return Network(name, module, (int(in_features),), (int(out_features),))
+    return Network(name, module, (int(in_features),), (int(out_features),),
+                   linear_stem=True)
 
 
 def generator(latent: int = 64, hidden: Sequence[int] = (128, 256, 512),
@@ -45,7 +46,7 @@ def generator(latent: int = 64, hidden: Sequence[int] = (128, 256, 512),
     for s in image_shape:
         size *= s
     module = MLP(features=(*hidden, size), head="tanh", output_shape=tuple(image_shape))
-    return Network(name, module, (latent,), tuple(image_shape))
+    return Network(name, module, (latent,), tuple(image_shape), linear_stem=True)
 
 
 def critic(image_shape: tuple[int, ...] = (28, 28, 1), hidden: Sequence[int] = (512, 256),
@@ -54,7 +55,8 @@ def critic(image_shape: tuple[int, ...] = (28, 28, 1), hidden: Sequence[int] = (
     size = 1
     for s in image_shape:
         size *= s
-    return Network(name, MLP(features=(*hidden, 1)), tuple(image_shape), (1,))
+    return Network(name, MLP(features=(*hidden, 1)), tuple(image_shape), (1,),
+                   linear_stem=True)
 
 
 def resnet18(num_classes: int = 7, image_size: int = 224, channels: int = 3, *,
@@ -66,7 +68,7 @@ def resnet18(num_classes: int = 7, image_size: int = 224, channels: int = 3, *,
         raise ValueError(f"image_size must be >= 8, got {image_size}")
     module = ResNet18(num_classes=num_classes, head=head, widths=tuple(widths))
     return Network(name, module, (image_size, image_size, channels), (num_classes,),
-                   has_train_mode=True)
+                   has_train_mode=True, linear_stem=True)
 
 
 def small_cnn(num_classes: int = 7, image_size: int = 28, channels: int = 3, *,
@@ -75,4 +77,5 @@ def small_cnn(num_classes: int = 7, image_size: int = 28, channels: int = 3, *,
     """A two-conv ReLU CNN for cheap tests of the image path."""
     _check_head(head)
     module = SmallCNN(num_classes=num_classes, channels=tuple(conv_channels), head=head)
-    return Network(name, module, (image_size, image_size, channels), (num_classes,))
+    return Network(name, module, (image_size, image_size, channels), (num_classes,),
+                   linear_stem=True)

@@ -35,6 +35,11 @@ class Network:
       input_shape: shape of one example, e.g. ``(31,)`` or ``(28, 28, 3)``.
       output_shape: shape of one output, e.g. ``(1,)`` or ``(7,)``.
       has_train_mode: the module takes ``train=...`` (batch norm).
+      linear_stem: the first ``nn.Dense``/``nn.Conv`` the module calls takes the network
+        input itself (up to a reshape). Its output along a line ``x0 + t*u`` is then
+        affine in ``t``, and :func:`forward_full_on_lines` evaluates it on two points
+        per line instead of every grid point. The builders set it; leave it ``False``
+        for a module that transforms its input before the first linear layer.
     """
 
     name: str
@@ -42,6 +47,7 @@ class Network:
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     has_train_mode: bool = False
+    linear_stem: bool = False
 
     # -- pure API -------------------------------------------------------------
     def init(self, key: PRNGKeyArray) -> Params:
@@ -197,6 +203,46 @@ def forward_full(
     parts += [s.reshape(s.shape[0], -1).astype(jnp.int8)  # a 3x3 window's arg-max: 0..8
               for s in jax.tree.leaves(state.get("switches", {}))]
     return y, z, jnp.concatenate(parts, axis=1)
+
+
+def forward_full_on_lines(
+    net: Network, params: Params, x0: Float[Array, "C D"], u: Float[Array, "C D"],
+    ts: Float[Array, " G"],
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """:func:`forward_full` at the ``C * G`` points ``x0[i] + ts[j] * u[i]`` (line-major).
+
+    ``x0`` and ``u`` are flattened inputs, ``D = prod(input_shape)``. With
+    ``net.linear_stem`` the first linear layer is evaluated on ``x0`` and ``u``
+    only (``2C + 1`` points) and extended along each line as ``A + t * S``; the
+    rest of the network runs on all ``C * G`` points as usual. The result equals
+    the pointwise pass up to float rounding.
+
+    Returns:
+      outputs ``(C*G, *output_shape)``, pre-activations ``(C*G, neurons)`` and the
+      int8 pattern ``(C*G, kinks)``.
+    """
+    C, G = x0.shape[0], ts.shape[0]
+    pts_shape = (C * G, *net.input_shape)
+    if not net.linear_stem:
+        pts = x0[:, None, :] + ts[None, :, None] * u[:, None, :]
+        return forward_full(net, params, pts.reshape(pts_shape))
+    done = []
+
+    def stem(next_fun, args, kwargs, context):
+        first = (not done and context.method_name == "__call__"
+                 and isinstance(context.module, (nn.Dense, nn.Conv)))
+        if not first:
+            return next_fun(*args, **kwargs)
+        done.append(True)
+        feat = args[0].shape[1:]
+        both = jnp.concatenate([x0, u, jnp.zeros((1, x0.shape[1]), x0.dtype)])
+        out = next_fun(both.reshape((2 * C + 1, *feat)), **kwargs)  # one call: Linen
+        a, s = out[:C], out[C : 2 * C] - out[2 * C :]  # s: the linear part alone
+        t = ts.reshape((1, G) + (1,) * (a.ndim - 1))
+        return (a[:, None] + t * s[:, None]).reshape((C * G, *a.shape[1:]))
+
+    with nn.intercept_methods(stem):  # the placeholder input is dead code after the stem
+        return forward_full(net, params, jnp.zeros(pts_shape, x0.dtype))
 
 
 def forward_pattern(net: Network, params: Params, x: jax.Array) -> jax.Array:
