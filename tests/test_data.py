@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tafa_jax.data import (
     load_iwpc_table,
     load_warfarin,
     noise_domain,
+    standardised_normal_domain,
     tabular_domain,
     upsample,
     write_dermamnist_fixture,
@@ -363,6 +365,24 @@ def test_image_and_noise_domains():
     assert abs(z.mean()) < 0.02 and abs(z.std() - 1.0) < 0.02
     assert noise.diameter == pytest.approx(8.0)
     assert bool(noise.contains(z).all()) and not bool(noise.contains(np.full((1, 64), np.nan))[0])
+
+
+def test_standardised_normal_domain_and_the_warfarin_choice():
+    dom = standardised_normal_domain(31, 0.5, name="w")
+    z = np.asarray(dom.sample(jax.random.key(2), 4096))
+    assert z.shape == (4096, 31) and abs(z.std() - 0.5) < 0.02 and abs(z.mean()) < 0.02
+    assert bool(dom.contains(z * 100).all())  # unbounded
+    with pytest.raises(ValueError, match="scale > 0"):
+        standardised_normal_domain(31, 0.0)
+    from tafa_jax.pipeline import load_data
+    from tafa_jax.scenarios import WARFARIN
+    assert WARFARIN.fingerprint_domain == "normal"
+    normal = load_data(WARFARIN).domain
+    box = load_data(dataclasses.replace(WARFARIN, fingerprint_domain="box")).domain
+    assert normal.kind == "gaussian" and normal.shape == (31,) and normal.low is None
+    assert box.kind == "box" and box.binary_mask is not None and box.binary_mask.any()
+    with pytest.raises(ValueError, match="fingerprint_domain must be 'box' or 'normal'"):
+        dataclasses.replace(WARFARIN, fingerprint_domain="uniform")
 
 
 def test_domain_validation():

@@ -215,3 +215,14 @@ def test_default_chunk_is_cache_sized_and_results_do_not_depend_on_it(setup):
     b_auto, _ = zoo_pair_stats(net, zoo, fps.probes, fps.owner_outputs)
     b_one, _ = zoo_pair_stats(net, zoo, fps.probes, fps.owner_outputs, chunk=1)
     np.testing.assert_allclose(b_auto, b_one, rtol=1e-3, atol=2e-4)
+
+
+def test_group_matches_with_same_sign():
+    from tafa_jax.verify.verify import group_matches
+
+    group = np.array([0, 0, 0, 1, 1, 1])
+    m = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 1]], np.float32)
+    cos = np.array([[1, 1, 1, -1, -1, -1],  # one copy agrees, the other is flipped: both fine
+                    [1, -1, 1, 1, 1, 1]], np.float32)  # mixed signs in group 0
+    np.testing.assert_array_equal(group_matches(m, group), [[1, 1], [1, 0]])
+    np.testing.assert_array_equal(group_matches(m, group, cos), [[1, 1], [0, 0]])

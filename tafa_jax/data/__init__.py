@@ -2,7 +2,13 @@
 
 from tafa_jax.data.containers import ImageSet, ImageSplits
 from tafa_jax.data.dermamnist import load_dermamnist, upsample, write_dermamnist_fixture
-from tafa_jax.data.domains import Domain, image_domain, noise_domain, tabular_domain
+from tafa_jax.data.domains import (
+    Domain,
+    image_domain,
+    noise_domain,
+    standardised_normal_domain,
+    tabular_domain,
+)
 from tafa_jax.data.fashion_mnist import load_fashion_mnist
 from tafa_jax.data.iwpc import (
     FEATURES,
@@ -27,6 +33,7 @@ __all__ = [
     "load_iwpc_table",
     "load_warfarin",
     "noise_domain",
+    "standardised_normal_domain",
     "tabular_domain",
     "upsample",
     "write_dermamnist_fixture",

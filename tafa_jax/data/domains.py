@@ -12,6 +12,11 @@ Constructors:
   vectors are kept, never a training row.
 - ``image_domain``: a pixel box such as ``[0, 1]`` or ``[-1, 1]``.
 - ``noise_domain``: the generator's latent ``N(0, I)``.
+- ``standardised_normal_domain``: ``N(0, I)`` in the owner's standardised feature
+  units: where the owner's data lives, described by the standardisation alone
+  (mean 0, standard deviation 1 per feature). The warfarin default (see
+  docs/method.md: fingerprints near the data survive fine-tuning better than
+  fingerprints at the far corners of the feature-range box).
 """
 
 from __future__ import annotations
@@ -275,3 +280,18 @@ def noise_domain(latent: int = 64, name: str = "noise") -> Domain:
     """The generator's latent space: ``N(0, I)`` in ``latent`` dimensions, unbounded."""
     return Domain(name, (int(latent),), "gaussian", center=np.zeros((), np.float32),
                   scale=np.ones((), np.float32))
+
+
+def standardised_normal_domain(features: int, scale: float = 1.0,
+                               name: str = "standardised") -> Domain:
+    """``N(0, scale**2 I)`` over ``features`` standardised tabular features, unbounded.
+
+    Standardised features have mean 0 and standard deviation 1 on the owner's
+    data, so this domain sits where the data lives without keeping a row or even
+    the feature ranges. Binary covariates are treated as continuous, as pairs
+    that move them (``move_binary``) do anyway.
+    """
+    if int(features) < 1 or not scale > 0:
+        raise ValueError(f"expected features >= 1 and scale > 0; got {features}, {scale}")
+    return Domain(name, (int(features),), "gaussian", center=np.zeros((), np.float32),
+                  scale=np.full((), scale, np.float32))

@@ -49,6 +49,11 @@ class MatchConfig:
       tau: decision threshold on the score.
       profile_tol: for profile fingerprints, how many cells apart kinks on sibling
         lines may be and still count as the same boundary.
+      same_sign: a group of sibling pairs matches only when its bends all point the
+        same way relative to the owner's (all agree with the owner, or all are
+        flipped). The siblings sit on one owner neuron, so in a copy they share
+        that neuron's output weight and bend alike even under a re-trained head;
+        an independent model's chance kinks come from unrelated neurons.
     """
 
     mode: str = "absolute"
@@ -59,6 +64,7 @@ class MatchConfig:
     abs_cos: bool = True
     tau: float = 0.5
     profile_tol: int = 1
+    same_sign: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("absolute", "relative"):

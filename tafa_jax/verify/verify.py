@@ -56,10 +56,20 @@ class SuspectResult:
         return None if self.match is None else float(np.mean(self.match))
 
 
-def group_matches(m: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """``(..., G)``: a fingerprint group matches when every one of its pairs does."""
+def group_matches(m: np.ndarray, group: np.ndarray, cos: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """``(..., G)``: a fingerprint group matches when every one of its pairs does.
+
+    With ``cos`` (the pairs' bend cosines with the owner, ``(..., K)``) a group also
+    needs all its bends on one side: all ``cos > 0`` or all ``cos < 0``.
+    """
     onehot = np.eye(int(group.max()) + 1, dtype=np.float32)[group]  # (K, G)
-    return ((np.asarray(m, np.float32) @ onehot) >= onehot.sum(0) - 0.5).astype(np.float32)
+    size = onehot.sum(0)
+    g = (np.asarray(m, np.float32) @ onehot) >= size - 0.5
+    if cos is not None:
+        side = np.sign(np.asarray(cos, np.float32)) @ onehot  # (..., G)
+        g &= np.abs(side) >= size - 0.5
+    return g.astype(np.float32)
 
 
 def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
@@ -70,7 +80,8 @@ def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
         g = profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol)
         return m, g.mean(axis=-1)
     m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
-    return m, group_matches(m, fps.group).mean(axis=-1)
+    same = np.asarray(cos) if cfg.same_sign else None
+    return m, group_matches(m, fps.group, same).mean(axis=-1)
 
 
 def verify(
