@@ -138,7 +138,7 @@ def warfarin(args) -> dict[str, Any]:
     t0 = time.perf_counter()
     fps = generate(net, params, data.domain, gcfg, k_fp)
     tafa_fit = time.perf_counter() - t0
-    rows, vt = verify_zoo(fps, zoo, (net, params), sc.match)
+    rows, vt = verify_zoo(fps, zoo, (net, params), sc.match, time_compile=True)
     q = fps.queries_per_suspect
     tafa = {r["id"]: r["score"] for r in rows[1:] if not r["failed"]}
     labels = {r["id"]: r["label"] for r in rows[1:]}
@@ -228,7 +228,7 @@ def skin_ipguard(args) -> dict[str, Any]:
               "data": "none", "queries": q}
     methods = []
     if fps is not None:
-        rows, vt = verify_zoo(fps, zoo, (net, params), sc.match)
+        rows, vt = verify_zoo(fps, zoo, (net, params), sc.match, time_compile=True)
         methods.append(method_row("TAFA (skin rule)", {r["id"]: r["score"] for r in rows[1:]},
                                   fit_s=tafa_fit, verify_s=vt["verify_compiled"],
                                   n_verified=len(ids) + 1, owner={"zoo_path": rows[0]["score"]},

@@ -20,6 +20,8 @@ if str(ROOT) not in sys.path:  # `benchmarks` lives beside `tests`, outside the 
     sys.path.insert(0, str(ROOT))
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
+if str(ROOT / "benchmarks") not in sys.path:  # the stand-alone scripts, by file name
+    sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _positive(x) -> bool:
@@ -145,3 +147,18 @@ def test_torch_baseline_matches_jax_pair_stats():
         np.testing.assert_allclose(b_t.numpy(), b_jax, rtol=1e-3, atol=1e-3)
         kinked = b_jax >= 0.1  # elsewhere the bend vector is round-off and its sign is noise
         np.testing.assert_allclose(c_t.numpy()[kinked], c_jax[kinked], rtol=1e-3, atol=1e-4)
+
+
+def test_baselines_script_quick_runs_end_to_end(tmp_path):
+    # the comparison script once broke on a renamed timing key; run it whole
+    import baselines as baselines_script
+
+    assert baselines_script.main(["--quick", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "baselines_quick.json").read_text())
+    for scen, want in (("warfarin", {"TAFA default rule", "random-query similarity", "MetaV"}),
+                       ("skin", {"IPGuard"})):
+        rows = result[scen]["methods"]
+        assert want <= {r["method"] for r in rows}
+        for r in rows:
+            assert 0 <= r["aruc"] <= 1 and 0 <= r["roc_auc"] <= 1, r
+    assert "MetaV" in (tmp_path / "baselines_quick.md").read_text()
