@@ -76,6 +76,9 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
     for d in (0.1, 0.15, 0.2, 0.3):
         out.append(("distance", f"default rule, d={d}",
                     dataclasses.replace(default, distances=(d,)), sign, normal))
+    for ds in ((0.1, 0.3), (0.1, 0.2, 0.3)):  # several distances at once, groups split evenly
+        out.append(("distance", f"default rule, d in ({', '.join(map(str, ds))})",
+                    dataclasses.replace(default, distances=ds), sign, normal))
     for k in (3, 10, 33, 100):
         out.append(("budget", f"default rule, {k} groups ({3 * k} pairs)",
                     dataclasses.replace(default, n_pairs=k), sign, normal))
