@@ -85,7 +85,7 @@ FASHION = Scenario(
     generation=GenerationConfig(n_pairs=33, n_candidates=4096, distances=(0.01,), grid=32,
                                 chunk=512, direction="normal", siblings=3, spread=0.2,
                                 select=SelectConfig("steep", 1, 1.0, 0.1)),
-    match=MatchConfig(mode="absolute", beta=0.05),
+    match=MatchConfig(mode="absolute", beta=0.05, same_sign=True),
     data="Fashion-MNIST via tensorflow_datasets.data_source('fashion_mnist')",
 )
 
@@ -99,7 +99,7 @@ SKIN = Scenario(
     generation=GenerationConfig(n_pairs=33, n_candidates=1024, distances=(1e-3,), grid=16,
                                 chunk=128, direction="normal", siblings=3, spread=0.01,
                                 select=SelectConfig("steep", 1, 1.0, 0.005)),
-    match=MatchConfig(mode="absolute", beta=0.002),
+    match=MatchConfig(mode="absolute", beta=0.002, same_sign=True),
     data="DermaMNIST (MedMNIST's dermamnist.npz), 7 classes",
 )
 
