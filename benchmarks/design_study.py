@@ -34,9 +34,10 @@ Variant = tuple[str, str, GenerationConfig, MatchConfig, Domain]
 
 
 def previous_default(quick: bool) -> GenerationConfig:
-    """The default before the base-point study: box base points, d = 0.3."""
+    """The default before the base-point study: box base points, d = 0.3, 33 groups of 3."""
     m = 4096 if quick else 16384
-    return dataclasses.replace(WARFARIN.generation, n_candidates=m, distances=(0.3,))
+    return dataclasses.replace(WARFARIN.generation, n_candidates=m, distances=(0.3,),
+                               n_pairs=33, siblings=3)
 
 
 def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
@@ -54,6 +55,7 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
     mb_bend = dataclasses.replace(mb, select=SelectConfig("margin", 1, 1.0, 0.2))
     prev = previous_default(quick)
     default = dataclasses.replace(WARFARIN.generation, n_candidates=m)
+    three = dataclasses.replace(default, n_pairs=33, siblings=3, distances=(0.2,))
     out: list[Variant] = [
         ("rule", "TAFA.md first rule: line pairs, d=0.1, relative rho=0.5", paper, rel, box),
         ("rule", "+ pairs along the boundary normal", normal_dir, rel, box),
@@ -61,9 +63,10 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
         ("rule", "+ absolute kink test (beta=0.1), owner bend >= 0.2", mb_bend, absm, box),
         ("rule", "+ d=0.3", dataclasses.replace(mb_bend, distances=(0.3,)), absm, box),
         ("rule", "+ 3 sibling pairs per group, steepest boundaries first", prev, absm, box),
-        ("rule", "+ base points from N(0, I) in standardised units, d=0.2", default, absm,
+        ("rule", "+ base points from N(0, I) in standardised units, d=0.2", three, absm,
          normal),
-        ("rule", "+ a group's bends all the same way vs the owner's (DEFAULT)", default, sign,
+        ("rule", "+ a group's bends all the same way vs the owner's", three, sign, normal),
+        ("rule", "+ 20 groups of 5 siblings (100 pairs), d=0.4 (DEFAULT)", default, sign,
          normal),
         ("rule", "default, but bends must agree with the owner's sign", default,
          owner_sign, normal),
@@ -73,15 +76,19 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
             default, select=SelectConfig("random", 1, 1.0, 0.2)), sign, normal),
         ("rule", "default, relative rule rho=0.5", default, rel_sign, normal),
     ]
-    for d in (0.1, 0.15, 0.2, 0.3):
+    for d in (0.2, 0.3, 0.4, 0.5):
         out.append(("distance", f"default rule, d={d}",
                     dataclasses.replace(default, distances=(d,)), sign, normal))
-    for ds in ((0.1, 0.3), (0.1, 0.2, 0.3)):  # several distances at once, groups split evenly
+    for ds in ((0.2, 0.5), (0.2, 0.4, 0.6)):  # several distances at once, groups split evenly
         out.append(("distance", f"default rule, d in ({', '.join(map(str, ds))})",
                     dataclasses.replace(default, distances=ds), sign, normal))
-    for k in (3, 10, 33, 100):
-        out.append(("budget", f"default rule, {k} groups ({3 * k} pairs)",
+    t = default.siblings
+    for k in (2, 6, 20, 60):
+        out.append(("budget", f"default rule, {k} groups ({t * k} pairs)",
                     dataclasses.replace(default, n_pairs=k), sign, normal))
+    for t_, k in ((3, 33), (4, 25)):  # pairs per group at the same budget
+        out.append(("budget", f"default rule, {k} groups of {t_} siblings ({t_ * k} pairs)",
+                    dataclasses.replace(default, n_pairs=k, siblings=t_), sign, normal))
     # where base points come from: the feature-range box puts the fingerprint centres
     # far from the data (see the last column); shrink the box towards its centre, or
     # sample N(0, s^2) in standardised units (the owner's mean/std, no rows). Near the
@@ -92,7 +99,7 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
     for sd, d in ((0.5, 0.1), (0.75, 0.15), (1.0, 0.1), (2.0, 0.3)):
         near = standardised_normal_domain(box.size, sd, name=f"warfarin-normal-{sd}")
         out.append(("base points", f"N(0, {sd}^2) in standardised units, d={d}",
-                    dataclasses.replace(default, distances=(d,)), absm, near))
+                    dataclasses.replace(three, distances=(d,)), absm, near))
     return out
 
 
@@ -103,11 +110,13 @@ def key_spread(net, params, zoo, box: Domain, normal: Domain, quick: bool, key,
     absm = MatchConfig(mode="absolute", beta=0.1)
     m = 4096 if quick else 16384
     default = dataclasses.replace(WARFARIN.generation, n_candidates=m)
+    three = dataclasses.replace(default, n_pairs=33, siblings=3, distances=(0.2,))
     out = []
     for name, gcfg, dom, mcfg in (
             ("box base points, d=0.3 (previous default)", previous_default(quick), box, absm),
-            ("N(0, I) base points, d=0.2", default, normal, absm),
-            ("N(0, I) base points, d=0.2, same-sign groups (default)", default, normal,
+            ("N(0, I) base points, d=0.2", three, normal, absm),
+            ("N(0, I) base points, d=0.2, same-sign groups", three, normal, WARFARIN.match),
+            ("... 20 groups of 5 siblings, d=0.4 (default)", default, normal,
              WARFARIN.match)):
         runs = []
         for i in range(n_keys):
@@ -239,7 +248,7 @@ def to_markdown(result) -> str:
              f"Owner test MAE {result['owner_test_mae']:.2f} mg/week. Data: {result['data']}.",
              "", "Blocks: *rule* adds one change per row; *distance* and *budget* vary the "
              "default; *base points* compare where candidate lines start, with the plain "
-             "absolute test (no same-sign groups).",
+             "absolute test and 33 groups of 3 siblings (no same-sign groups).",
              "", f"Mean norm of an owner training row (standardised): "
              f"{result['owner_row_norm_mean']:.1f}; the last column gives the fingerprint "
              "centres' mean norm.",
@@ -266,7 +275,7 @@ def to_markdown(result) -> str:
     shifts = result.get("boundary_shifts", {})
     lines += ["", "## Why the hard positives escape: boundary shifts at the fingerprint centres",
               "", "White-box, first hidden layer. Previous default: box base points, d/2 = "
-              "0.15; default: N(0, I) base points, d/2 = 0.1.", "",
+              "0.15; default: N(0, I) base points, d/2 = 0.2.", "",
               "| positive kind | previous: median shift | p90 | median cos(w, w') "
               "| default: median shift | p90 | median cos(w, w') |",
               "|---|---|---|---|---|---|---|"]

