@@ -17,6 +17,7 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -26,22 +27,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tafa_jax.data.domains import Domain, standardised_normal_domain  # noqa: E402
 from tafa_jax.fingerprint import GenerationConfig, SelectConfig, generate  # noqa: E402
 from tafa_jax.io import atomic_write_bytes, write_json  # noqa: E402
-from tafa_jax.pipeline import load_data, machine_info, make_zoo, train_owner, verify_zoo  # noqa: E402
+from tafa_jax.pipeline import (  # noqa: E402
+    load_data,
+    machine_info,
+    make_zoo,
+    metrics_of,
+    train_owner,
+    verify_zoo,
+)
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
-from tafa_jax.verify import MatchConfig, summarize  # noqa: E402
+from tafa_jax.verify import MatchConfig  # noqa: E402
 
 Variant = tuple[str, str, GenerationConfig, MatchConfig, Domain]
 
 
-def previous_default(quick: bool) -> GenerationConfig:
-    """The default before the base-point study: box base points, d = 0.3, 33 groups of 3."""
-    m = 4096 if quick else 16384
-    return dataclasses.replace(WARFARIN.generation, n_candidates=m, distances=(0.3,),
-                               n_pairs=33, siblings=3)
+class Rules(NamedTuple):
+    """The generation settings the study compares against, at one candidate budget."""
+
+    previous: GenerationConfig  # before the base-point study: box, d = 0.3, 33 groups of 3
+    three: GenerationConfig  # near the data: d = 0.2, 33 groups of 3
+    default: GenerationConfig  # WARFARIN.generation
+
+
+def rules(quick: bool) -> Rules:
+    default = dataclasses.replace(WARFARIN.generation, n_candidates=4096 if quick else 16384)
+    return Rules(dataclasses.replace(default, distances=(0.3,), n_pairs=33, siblings=3),
+                 dataclasses.replace(default, distances=(0.2,), n_pairs=33, siblings=3),
+                 default)
 
 
 def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
-    m = 4096 if quick else 16384
+    prev, three, default = rules(quick)
+    m = default.n_candidates
     paper = GenerationConfig(n_pairs=99, n_candidates=m, distances=(0.1,), direction="line",
                              move_binary=False, siblings=1, chunk=2048,
                              select=SelectConfig("margin", 1, 1.0, 0.0))
@@ -53,9 +70,6 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
     normal_dir = dataclasses.replace(paper, direction="normal")
     mb = dataclasses.replace(normal_dir, move_binary=True)
     mb_bend = dataclasses.replace(mb, select=SelectConfig("margin", 1, 1.0, 0.2))
-    prev = previous_default(quick)
-    default = dataclasses.replace(WARFARIN.generation, n_candidates=m)
-    three = dataclasses.replace(default, n_pairs=33, siblings=3, distances=(0.2,))
     out: list[Variant] = [
         ("rule", "TAFA.md first rule: line pairs, d=0.1, relative rho=0.5", paper, rel, box),
         ("rule", "+ pairs along the boundary normal", normal_dir, rel, box),
@@ -108,12 +122,10 @@ def key_spread(net, params, zoo, box: Domain, normal: Domain, quick: bool, key,
     """The previous and the new default, each with ``n_keys`` fingerprint keys: how much
     of a difference between two rows is key-to-key noise."""
     absm = MatchConfig(mode="absolute", beta=0.1)
-    m = 4096 if quick else 16384
-    default = dataclasses.replace(WARFARIN.generation, n_candidates=m)
-    three = dataclasses.replace(default, n_pairs=33, siblings=3, distances=(0.2,))
+    prev, three, default = rules(quick)
     out = []
     for name, gcfg, dom, mcfg in (
-            ("box base points, d=0.3 (previous default)", previous_default(quick), box, absm),
+            ("box base points, d=0.3 (previous default)", prev, box, absm),
             ("N(0, I) base points, d=0.2", three, normal, absm),
             ("N(0, I) base points, d=0.2, same-sign groups", three, normal, WARFARIN.match),
             ("... 20 groups of 5 siblings, d=0.4 (default)", default, normal,
@@ -121,10 +133,7 @@ def key_spread(net, params, zoo, box: Domain, normal: Domain, quick: bool, key,
         runs = []
         for i in range(n_keys):
             fps = generate(net, params, dom, gcfg, jax.random.fold_in(key, i))
-            rows, _ = verify_zoo(fps, zoo, (net, params), mcfg)
-            pos = np.array([r["score"] for r in rows if r["label"] == 1])
-            neg = np.array([r["score"] for r in rows if r["label"] == 0])
-            runs.append(summarize(pos, neg))
+            runs.append(metrics_of(verify_zoo(fps, zoo, (net, params), mcfg)[0]))
         row = {"variant": name, "keys": n_keys}
         for metric in ("aruc", "roc_auc", "tpr_at_1fpr"):
             v = np.array([r[metric] for r in runs])
@@ -199,16 +208,15 @@ def main(argv=None) -> int:
             continue
         gen_s = time.perf_counter() - t0
         rows, _ = verify_zoo(fps, zoo, (net, params), mcfg)
-        pos = np.array([r["score"] for r in rows if r["label"] == 1])
-        neg = np.array([r["score"] for r in rows if r["label"] == 0])
-        s = summarize(pos, neg)
+        s = metrics_of(rows)
         km = kind_means(rows)
         pos_kinds = {k: v for k, v in km.items() if k.startswith("positive:")}
         worst = min(pos_kinds, key=pos_kinds.get)
         centres = fps.probes[:, fps.n_probes // 2]
         row = {"block": block, "variant": name, "aruc": s["aruc"], "roc_auc": s["roc_auc"],
                "tpr_at_1fpr": s["tpr_at_1fpr"], "worst_positive_kind": worst.split(":")[1],
-               "worst_positive_mean": pos_kinds[worst], "max_negative": float(neg.max()),
+               "worst_positive_mean": pos_kinds[worst],
+               "max_negative": max(r["score"] for r in rows if r["label"] == 0),
                "distillation_mean": km.get("distillation:distill"),
                "owner_rate": rows[0]["score"], "pairs": fps.n_pairs,
                "queries_per_suspect": fps.queries_per_suspect, "generation_s": gen_s,
@@ -219,11 +227,9 @@ def main(argv=None) -> int:
               f"{s['tpr_at_1fpr']:.2f} worst {row['worst_positive_kind']}="
               f"{row['worst_positive_mean']:.2f} maxneg {row['max_negative']:.2f} "
               f"q={fps.queries_per_suspect}", flush=True)
-    m = 4096 if args.quick else 16384
-    shifts = {"previous": boundary_shifts(net, params, box, previous_default(args.quick), zoo,
-                                          k_fp),
-              "default": boundary_shifts(net, params, data.domain, dataclasses.replace(
-                  sc.generation, n_candidates=m), zoo, k_fp)}
+    r = rules(args.quick)
+    shifts = {"previous": boundary_shifts(net, params, box, r.previous, zoo, k_fp),
+              "default": boundary_shifts(net, params, data.domain, r.default, zoo, k_fp)}
     spread = key_spread(net, params, zoo, box, data.domain, args.quick, k_fp)
     # a held-out zoo: the same recipe and owner, every pirate and independent model
     # trained from other keys. The rule was chosen on the zoo above; this checks

@@ -81,6 +81,16 @@ def generate_sweep(net: Network, domain: Domain, distance: float, sizes: tuple[i
     return {"architecture": net.name, "grid": cfg.grid, "points": points, "fit": fit}
 
 
+def _finish(ax, xs: list[int], fit: dict[str, float], var: str, xlabel: str,
+            title: str) -> None:
+    """The fitted line ``a + b x``, log axes, labels and legend of one panel."""
+    grid = np.geomspace(min(xs), max(xs), 50)
+    ax.plot(grid, fit["fixed_s"] + fit["per_item_s"] * grid, ":", color="grey",
+            label=f"fit a + b {var}")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="seconds", title=title)
+    ax.legend(fontsize=7)
+
+
 def plot(result: dict[str, Any], verify: dict[str, Any] | None, path: Path) -> Path:
     """Two log-log panels (time vs N, time vs M) into a PNG, Figure API + Agg canvas."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -100,25 +110,15 @@ def plot(result: dict[str, Any], verify: dict[str, Any] | None, path: Path) -> P
             pts = [(r["n_models"], r[arm]["timing"]["median_s"]) for r in rows if r.get(arm)]
             if pts:
                 ax1.plot(*zip(*pts, strict=True), style, label=f"{arm.replace('_', ' ')} (warm)")
-    fit = v["fit"]
-    xs = np.geomspace(min(ns), max(ns), 50)
-    ax1.plot(xs, fit["fixed_s"] + fit["per_item_s"] * xs, ":", color="grey",
-             label="fit a + b N")
-    ax1.set(xscale="log", yscale="log", xlabel="zoo size N (suspects)", ylabel="seconds",
-            title=f"verification, {v['architecture']}, K={v['pairs']} pairs")
-    ax1.legend(fontsize=7)
+    _finish(ax1, ns, v["fit"], "N", "zoo size N (suspects)",
+            f"verification, {v['architecture']}, K={v['pairs']} pairs")
     g = result["generate_vs_m"]
     ms = [p["n_lines"] for p in g["points"]]
     ax2.plot(ms, [p["timing"]["median_s"] for p in g["points"]], "o-", label="search (warm)")
     ax2.plot(ms, [p["timing"]["first_s"] for p in g["points"]], "s--",
              label="first call (compile + run)")
-    fit = g["fit"]
-    xs = np.geomspace(min(ms), max(ms), 50)
-    ax2.plot(xs, fit["fixed_s"] + fit["per_item_s"] * xs, ":", color="grey",
-             label="fit a + b M")
-    ax2.set(xscale="log", yscale="log", xlabel="candidate lines M", ylabel="seconds",
-            title=f"generation, {g['architecture']}, G={g['grid']}")
-    ax2.legend(fontsize=7)
+    _finish(ax2, ms, g["fit"], "M", "candidate lines M",
+            f"generation, {g['architecture']}, G={g['grid']}")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

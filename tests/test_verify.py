@@ -44,9 +44,12 @@ def test_owner_scores_one_and_copies_too(setup):
     perm = permute_hidden(net, owner, jax.random.key(3))
     resc = rescale_relu(net, owner, jax.random.key(4))
     zoo = nets.stack([owner, perm, resc])
-    res = verify(fps, [ZooSuspects(net, zoo, ["owner", "perm", "rescale"])])
-    assert [r.score for r in res] == [1.0, 1.0, 1.0]
-    assert all(r.decision for r in res)
+    for cfg in (MatchConfig(), MatchConfig(same_sign=True)):
+        res = verify(fps, [ZooSuspects(net, zoo, ["owner", "perm", "rescale"])], cfg)
+        assert [r.score for r in res] == [1.0, 1.0, 1.0]
+        assert all(r.decision for r in res)
+        assert all(r.groups is not None and r.groups.shape == (fps.n_groups,)
+                   and r.groups.mean() == r.score for r in res)
 
 
 def test_affine_suspect_scores_zero(setup):

@@ -278,8 +278,7 @@ def image_domain(shape: tuple[int, ...], low: float = 0.0, high: float = 1.0,
 
 def noise_domain(latent: int = 64, name: str = "noise") -> Domain:
     """The generator's latent space: ``N(0, I)`` in ``latent`` dimensions, unbounded."""
-    return Domain(name, (int(latent),), "gaussian", center=np.zeros((), np.float32),
-                  scale=np.ones((), np.float32))
+    return standardised_normal_domain(latent, 1.0, name)
 
 
 def standardised_normal_domain(features: int, scale: float = 1.0,

@@ -53,7 +53,8 @@ class MatchConfig:
         same way relative to the owner's (all agree with the owner, or all are
         flipped). The siblings sit on one owner neuron, so in a copy they share
         that neuron's output weight and bend alike even under a re-trained head;
-        an independent model's chance kinks come from unrelated neurons.
+        an independent model's chance kinks come from unrelated neurons. For
+        3-probe pairs only; profile lines (``probes > 3``) line their kinks up instead.
     """
 
     mode: str = "absolute"

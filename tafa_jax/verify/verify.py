@@ -39,7 +39,8 @@ class BlackBoxSuspect:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SuspectResult:
-    """One suspect's verdict. Arrays are ``(K,)`` per pair; ``None`` when it failed."""
+    """One suspect's verdict. ``bend``, ``cos``, ``match`` are ``(K,)`` per pair, ``groups``
+    ``(G,)`` per fingerprint group (the score is its mean); ``None`` when it failed."""
 
     id: str
     score: float | None
@@ -49,6 +50,7 @@ class SuspectResult:
     bend: np.ndarray | None = None
     cos: np.ndarray | None = None
     match: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     @property
     def pair_rate(self) -> float | None:
@@ -74,14 +76,14 @@ def group_matches(m: np.ndarray, group: np.ndarray, cos: np.ndarray | None = Non
 
 def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
                 cfg: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pair matches ``(..., K)`` and the score ``(...)``: the group matching rate."""
+    """Per-pair matches ``(..., K)`` and per-group matches ``(..., G)``; the score is the
+    groups' mean (the group matching rate)."""
     if fps.n_probes > 3:  # profile lines: kinks must line up across a group's lines
         m = (np.asarray(b) >= cfg.beta).any(axis=-1).astype(np.float32)
-        g = profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol)
-        return m, g.mean(axis=-1)
+        return m, profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol)
     m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
     same = np.asarray(cos) if cfg.same_sign else None
-    return m, group_matches(m, fps.group, same).mean(axis=-1)
+    return m, group_matches(m, fps.group, same)
 
 
 def verify(
@@ -115,10 +117,11 @@ def verify(
         if isinstance(s, ZooSuspects):
             b, c = zoo_pair_stats(s.net, s.params, fps.probes, fps.owner_outputs, chunk=chunk,
                                   link=cfg.link)
-            m, score = score_pairs(b, c, fps, cfg)
+            m, g = score_pairs(b, c, fps, cfg)
+            score = g.mean(axis=-1)
             for j, sid in enumerate(s.ids):
                 out.append(SuspectResult(sid, float(score[j]), bool(score[j] >= cfg.tau),
-                                         bend=b[j], cos=c[j], match=m[j]))
+                                         bend=b[j], cos=c[j], match=m[j], groups=g[j]))
         elif isinstance(s, BlackBoxSuspect):
             try:
                 b, c = blackbox_pair_stats(s.fn, fps.probes, fps.owner_outputs, cfg.link,
@@ -127,9 +130,10 @@ def verify(
             except QueryFailure as err:
                 out.append(SuspectResult(s.id, None, None, failed=True, reason=str(err)))
             else:
-                m, score = score_pairs(b, c, fps, cfg)
-                out.append(SuspectResult(s.id, float(score), bool(score >= cfg.tau),
-                                         bend=b, cos=c, match=m))
+                m, g = score_pairs(b, c, fps, cfg)
+                score = float(g.mean())
+                out.append(SuspectResult(s.id, score, bool(score >= cfg.tau),
+                                         bend=b, cos=c, match=m, groups=g))
         else:
             raise ValueError(f"unknown suspect type {type(s).__name__}; expected ZooSuspects "
                              "or BlackBoxSuspect")
