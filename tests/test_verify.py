@@ -195,16 +195,43 @@ def test_profile_group_matching_on_hand_made_profiles():
     np.testing.assert_array_equal(profile_group_matches(r.reshape(6, 9), group, 0.5, 3), [1, 1])
 
 
-def test_profile_fingerprints_match_the_owner_and_its_copies(setup):
+def test_profile_jump_tolerance_on_hand_made_profiles():
+    from tafa_jax.verify.score import profile_group_matches
+
+    r = np.zeros((3, 3, 9), np.float32)  # 3 groups of 3 lines, 9 cells each
+    s = np.zeros_like(r)  # relative jumps
+    # group 0: one kink split over two cells on line 1; jumps 0.8 = 0.5 + 0.3, 0.8
+    r[0, 0, 4], r[0, 1, 4], r[0, 1, 5], r[0, 2, 3] = 1, 1, 1, 1
+    s[0, 0, 4], s[0, 1, 4], s[0, 1, 5], s[0, 2, 3] = 0.8, 0.5, 0.3, 0.8
+    # group 1: kinks line up but the third line's jump is another neuron's (-2.0)
+    r[1, :, 4] = 1
+    s[1, :, 4] = [0.8, 0.8, -2.0]
+    # group 2: a flipped head flips every jump alike
+    r[2, :, 4] = 1
+    s[2, :, 4] = -3.0
+    group = np.repeat(np.arange(3), 3)
+    args = (r.reshape(9, 9), group, 0.5, 1)
+    np.testing.assert_array_equal(profile_group_matches(*args), [1, 1, 1])
+    np.testing.assert_array_equal(profile_group_matches(*args, s.reshape(9, 9), 0.2), [1, 0, 1])
+    with pytest.raises(ValueError, match="profile_jump_tol"):
+        MatchConfig(profile_jump_tol=0.0)
+
+
+@pytest.mark.parametrize("jump_tol", [None, 0.05])
+def test_profile_fingerprints_match_the_owner_and_its_copies(setup, jump_tol):
     net, owner, _, others = setup
     cfg = GenerationConfig(n_pairs=6, n_candidates=256, distances=(0.2,), grid=24, chunk=128,
                            probes=9, siblings=3, spread=0.3)
     fps = generate(net, owner, Domain("box8", (8,), low=-2.0, high=2.0), cfg, jax.random.key(3))
     assert fps.probes.shape == (18, 9, 8) and fps.n_groups == 6
     perm = permute_hidden(net, owner, jax.random.key(3))
-    res = verify(fps, [ZooSuspects(net, nets.stack([owner, perm]), ["owner", "perm"])],
-                 MatchConfig(beta=0.05))
-    assert [r.score for r in res] == [1.0, 1.0]
+    resc = rescale_relu(net, owner, jax.random.key(4))
+    zoo = ZooSuspects(net, nets.stack([owner, perm, resc]), ["owner", "perm", "rescale"])
+    res = verify(fps, [zoo], MatchConfig(beta=0.05, profile_jump_tol=jump_tol))
+    assert [r.score for r in res] == [1.0, 1.0, 1.0]
+    assert res[0].cos.shape == (18, 7)
+    if jump_tol is not None:  # the owner's own jump at each line's centre, relative to itself
+        np.testing.assert_allclose(res[0].cos[:, 3], 1.0, rtol=1e-3)
 
 
 def test_default_chunk_is_cache_sized_and_results_do_not_depend_on_it(setup):

@@ -43,7 +43,7 @@ def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array,
 
     def one(params):
         y = forward(net, params, flat).reshape(k, p, -1)
-        return pair_stats(y, owner_y, link) if p == 3 else profile_stats(y, link)
+        return pair_stats(y, owner_y, link) if p == 3 else profile_stats(y, owner_y, link)
 
     return jax.vmap(one)(zoo)
 
@@ -81,8 +81,9 @@ def zoo_pair_stats(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bend statistic and bend cosine ``(n_models, K)`` for every member of a zoo.
 
-    For profile fingerprints (``P > 3`` probes) the first array is the kink
-    profile ``(n_models, K, P - 2)`` and the cosine is zero.
+    For profile fingerprints (``P > 3`` probes) the two arrays are the kink
+    profile and the relative jumps, each ``(n_models, K, P - 2)``
+    (:func:`~tafa_jax.verify.score.profile_stats`).
 
     Args:
       net: the zoo's architecture; probes must have shape ``(K, P, *net.input_shape)``.
@@ -199,5 +200,5 @@ def blackbox_pair_stats(
     k, p = y.shape[:2]
     y = y.reshape(k, p, -1)
     b, c = (pair_stats(y, owner_outputs.reshape(k, p, -1), link) if p == 3
-            else profile_stats(y, link))
+            else profile_stats(y, owner_outputs.reshape(k, p, -1), link))
     return np.asarray(b), np.asarray(c)

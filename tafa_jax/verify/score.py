@@ -49,6 +49,12 @@ class MatchConfig:
       tau: decision threshold on the score.
       profile_tol: for profile fingerprints, how many cells apart kinks on sibling
         lines may be and still count as the same boundary.
+      profile_jump_tol: for profile fingerprints, if not None, kinks on sibling lines
+        count as the same boundary only when their jumps, each measured relative to
+        the owner's jump on its own line, agree within this relative tolerance. The
+        siblings sit on one owner neuron, so a copy's jumps there are one neuron's
+        (rescaled alike, even under a re-trained head); an independent model's
+        aligned kinks usually come from different neurons with different jumps.
       same_sign: a group of sibling pairs matches only when its bends all point the
         same way relative to the owner's (all agree with the owner, or all are
         flipped). The siblings sit on one owner neuron, so in a copy they share
@@ -65,6 +71,7 @@ class MatchConfig:
     abs_cos: bool = True
     tau: float = 0.5
     profile_tol: int = 1
+    profile_jump_tol: float | None = None
     same_sign: bool = False
 
     def __post_init__(self) -> None:
@@ -78,6 +85,10 @@ class MatchConfig:
             raise ValueError(f"beta must be > 0, got {self.beta}")
         if not 0 <= self.tau <= 1:
             raise ValueError(f"tau must be in [0, 1], got {self.tau}")
+        if self.profile_tol < 0:
+            raise ValueError(f"profile_tol must be >= 0 cells, got {self.profile_tol}")
+        if self.profile_jump_tol is not None and not self.profile_jump_tol > 0:
+            raise ValueError(f"profile_jump_tol must be > 0 or None, got {self.profile_jump_tol}")
         if self.min_cos is not None and not -1 <= self.min_cos <= 1:
             raise ValueError(f"min_cos must be in [-1, 1], got {self.min_cos}")
 
@@ -102,34 +113,76 @@ def pair_stats(
 
 
 def profile_stats(
-    y: Float[Array, "... K P O"], link: str = "identity"
-) -> tuple[Float[Array, "... K C"], Float[Array, "... K"]]:
-    """Kink profile ``(..., K, P-2)`` of each profile line, and a zero cosine."""
-    r = profile_statistic(inverse_link(y, link))
-    return r, jnp.zeros(r.shape[:-1], r.dtype)
+    y: Float[Array, "... K P O"], owner_y: Float[Array, "K P O"], link: str = "identity"
+) -> tuple[Float[Array, "... K C"], Float[Array, "... K C"]]:
+    """Kink profile and relative jumps ``(..., K, P-2)`` of each profile line.
+
+    The first array is :func:`~tafa_jax.bend.profile_statistic` (where the suspect
+    bends). The second is each cell's signed second difference projected on the
+    owner's jump at the line's centre and divided by its size,
+    ``s_c = e_c . E / ||E||^2``: 1 at the owner's own kink, the same for any kink of
+    the same neuron rescaled alike. A kink between two probes splits its jump over
+    two adjacent cells; :func:`profile_group_matches` adds them back up.
+    """
+    y = inverse_link(y, link)
+    owner_y = inverse_link(owner_y, link)
+    r = profile_statistic(y)
+    e = y[..., :-2, :] + y[..., 2:, :] - 2 * y[..., 1:-1, :]
+    c = owner_y.shape[-2] // 2
+    e_f = owner_y[:, c - 1, :] + owner_y[:, c + 1, :] - 2 * owner_y[:, c, :]  # (K, O)
+    s = jnp.sum(e * e_f[:, None, :], axis=-1) / (jnp.sum(e_f * e_f, axis=-1)[:, None] + EPS)
+    return r, s
 
 
-def profile_group_matches(r, group, beta: float, tol: int):
+def _shift(a, o: int, fill):
+    """``a`` shifted by ``o`` cells along the last axis (``out[c] = a[c + o]``), padded."""
+    import numpy as np
+
+    if o == 0:
+        return a
+    out = np.full_like(a, fill)
+    if o > 0:
+        out[..., :-o] = a[..., o:]
+    else:
+        out[..., -o:] = a[..., :o]
+    return out
+
+
+def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
+                          jump_tol: float | None = None):
     """``(..., G)``: a group of profile lines matches when one kink cell of its first
     (main) line has a kink within ``tol`` cells on every sibling line too.
 
     The owner's boundary is parallel on all lines of a group; a pirated copy's
     moved boundary stays (nearly) parallel, so its kinks line up across lines.
-    An independent model's kinks line up only by chance.
+    An independent model's kinks line up only by chance. With ``jumps`` (the
+    relative jumps ``(..., K, C)`` of :func:`profile_stats`) and ``jump_tol``, the
+    lined-up kinks must also have the same jump within ``jump_tol`` (relative): a
+    kink's jump is the sum over its cell and its kinked neighbours.
     """
     import numpy as np
 
     kink = np.asarray(r) >= beta  # (..., K, C)
-    dil = kink.copy()
-    for s in range(1, tol + 1):
-        dil[..., s:] |= kink[..., :-s]
-        dil[..., :-s] |= kink[..., s:]
     group = np.asarray(group)
     n_groups = int(group.max()) + 1
     t = group.size // n_groups
-    kink = kink.reshape(*kink.shape[:-2], n_groups, t, kink.shape[-1])
-    dil = dil.reshape(kink.shape)
-    together = kink[..., 0, :] & np.all(dil, axis=-2)
+    shape = (*kink.shape[:-2], n_groups, t, kink.shape[-1])
+    if jumps is None or jump_tol is None:
+        dil = kink.copy()
+        for s in range(1, tol + 1):
+            dil |= _shift(kink, s, False) | _shift(kink, -s, False)
+        kink, dil = kink.reshape(shape), dil.reshape(shape)
+        together = kink[..., 0, :] & np.all(dil, axis=-2)
+        return np.any(together, axis=-1).astype(np.float32)
+    s = np.where(kink, np.asarray(jumps, np.float32), 0.0)
+    jump = s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)  # a kink split over two cells
+    kink, jump = kink.reshape(shape), jump.reshape(shape)
+    main, j0 = kink[..., :1, :], jump[..., :1, :]  # (..., G, 1, C)
+    near = np.zeros(kink.shape, bool)
+    for o in range(-tol, tol + 1):
+        k_o, j_o = _shift(kink, o, False), _shift(jump, o, 0.0)
+        near |= k_o & (np.abs(j_o - j0) <= jump_tol * np.abs(j0))
+    together = main[..., 0, :] & np.all(near[..., 1:, :], axis=-2)
     return np.any(together, axis=-1).astype(np.float32)
 
 

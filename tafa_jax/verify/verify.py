@@ -40,7 +40,9 @@ class BlackBoxSuspect:
 @dataclasses.dataclass(frozen=True, eq=False)
 class SuspectResult:
     """One suspect's verdict. ``bend``, ``cos``, ``match`` are ``(K,)`` per pair, ``groups``
-    ``(G,)`` per fingerprint group (the score is its mean); ``None`` when it failed."""
+    ``(G,)`` per fingerprint group (the score is its mean); ``None`` when it failed. For
+    profile fingerprints ``bend`` and ``cos`` are ``(K, P - 2)``: the kink profile and
+    the relative jumps (:func:`~tafa_jax.verify.score.profile_stats`)."""
 
     id: str
     score: float | None
@@ -80,7 +82,8 @@ def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
     groups' mean (the group matching rate)."""
     if fps.n_probes > 3:  # profile lines: kinks must line up across a group's lines
         m = (np.asarray(b) >= cfg.beta).any(axis=-1).astype(np.float32)
-        return m, profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol)
+        return m, profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol, cos,
+                                        cfg.profile_jump_tol)
     m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
     same = np.asarray(cos) if cfg.same_sign else None
     return m, group_matches(m, fps.group, same)
