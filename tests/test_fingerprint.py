@@ -19,6 +19,7 @@ from tafa_jax.fingerprint import (
     search,
 )
 from tafa_jax.fingerprint.search import compile_count
+from tafa_jax.fingerprint.select import eligible, select
 
 
 def _spread_biases(params, key=9, scale=0.3):
@@ -117,7 +118,7 @@ def test_chunked_equals_unchunked_and_no_recompile(owner):
     assert ok.sum() > 10
     for name in whole._fields:  # XLA may sum in another order for another batch size
         a, b = np.asarray(getattr(whole, name))[ok], np.asarray(getattr(parts, name))[ok]
-        rtol = 1e-2 if name == "bend" else 1e-3  # a ratio of second differences in float32
+        rtol = 1e-2 if name in ("bend", "kink") else 1e-3  # second differences in float32
         np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-5, err_msg=name)
 
 
@@ -213,3 +214,25 @@ def test_newton_step_is_accepted_on_short_lines_in_high_dimension():
     flipped = c.has_flip.sum()
     assert flipped >= 16
     assert (c.newton_ok & c.has_flip).sum() >= 0.9 * flipped
+
+
+def test_kink_is_the_owners_slope_jump_and_ranks_the_selection():
+    # one hidden layer, lines along the boundary normal: the slope jump across neuron
+    # k's boundary is |a_k| * ||w_k||, whatever the line
+    net = nets.mlp(6, (12,), 1)
+    params = _spread_biases(net.init(jax.random.key(4)))
+    domain = Domain("box6", (6,), low=-2.0, high=2.0)
+    cfg = SearchConfig(distance=0.05, grid=24, direction="normal")
+    cands = search(net, params, domain, cfg, jax.random.key(7), 256, chunk=256)
+    ok = np.asarray(cands.valid)
+    assert ok.sum() > 10
+    w = np.asarray(params["params"]["dense0"]["kernel"])
+    a = np.asarray(params["params"]["dense1"]["kernel"])[:, 0]
+    k = np.asarray(cands.neuron)[ok]
+    want = np.abs(a[k]) * np.linalg.norm(w[:, k], axis=0)
+    np.testing.assert_allclose(np.asarray(cands.kink)[ok, 0], want, rtol=2e-2)
+    scfg = SelectConfig("kink", min_bend=0.0)
+    sel = select(cands, 5, 0.05, scfg, np.random.default_rng(0))
+    got = np.asarray(cands.kink)[sel, 0]
+    assert sel.size == 5 and np.all(np.diff(got) <= 1e-6)  # the largest kinks first
+    assert got[0] == pytest.approx(np.asarray(cands.kink)[eligible(cands, 0.05, scfg), 0].max())

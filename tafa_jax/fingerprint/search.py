@@ -113,6 +113,7 @@ class Candidates(NamedTuple):
     margin: Float[Array, "C T"]  # distance along v from c to the nearest other boundary
     steepness: Float[Array, "C T"]  # ||grad_x z_k(c)||
     bend: Float[Array, "C T"]  # owner's 3-probe bend statistic
+    kink: Float[Array, "C T"]  # size of the owner's slope jump across the boundary along v
 
 
 def domain_key(domain: Domain) -> str:
@@ -264,15 +265,20 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int):
         y, _, pat_p = forward_full(net, params, as_batch(probes))
         y = y.reshape(n, P, -1)
         pat_p = pat_p.reshape(n, P, -1)
+        m = P // 2
         if P == 3:  # a pair: exactly one owner neuron, k, flips between its ends
             ends = pat_p[:, 0] != pat_p[:, 2]
             clean = (jnp.sum(ends, -1) == 1) & ends[rows_t, kt]
             owner_bend = bend_statistic(inverse_link(y, cfg.link))
         else:  # a profile line: neuron k flips across the centre probe's neighbours
-            m = P // 2
             around = pat_p[:, m - 1] != pat_p[:, m + 1]
             clean = (jnp.sum(around, -1) == 1) & around[rows_t, kt]
             owner_bend = profile_statistic(inverse_link(y, cfg.link))[:, m - 1]
+        # the kink's size: the jump of the owner's slope along v at c, from the probes
+        # next to the centre (the crossing is the centre probe itself)
+        yl = inverse_link(y, cfg.link)
+        step = 2 * half / (P - 1)
+        kink = jnp.linalg.norm(yl[:, m - 1] + yl[:, m + 1] - 2 * yl[:, m], axis=-1) / step
         in_domain = jnp.all(domain.contains(probes.reshape(n, P, *shape)), axis=-1)
         ok = clean & in_domain & jnp.all(jnp.isfinite(y), axis=(-1, -2))
         valid = has_flip & jnp.all(ok.reshape(chunk, T), axis=1)
@@ -282,7 +288,7 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int):
 
         return Candidates(valid, has_flip, newton_ok, k, t_star, per_group(cs), per_group(vt),
                           per_group(probes), per_group(y), per_group(margin), per_group(steep),
-                          per_group(owner_bend))
+                          per_group(owner_bend), per_group(kink))
 
     return jax.jit(run)
 

@@ -7,7 +7,11 @@ Rules (measured in ``benchmarks/design_study.py``; see docs/method.md):
   single clean bend even when a pirated copy's boundaries move.
 - ``"steep"``: the largest ``||grad_x z_k||`` first; a steep boundary moves
   least for a given weight change.
-- ``"bend"``: the strongest owner bend first.
+- ``"bend"``: the strongest owner bend first (relative to the chord).
+- ``"kink"``: the largest jump of the owner's slope across the boundary first
+  (for a first-layer neuron of a one-hidden-layer net, ``|a_k| ||w_k||``): the
+  neurons that matter most to the output, which magnitude pruning keeps and a
+  re-trained head still needs.
 - ``"random"``: uniformly at random (the baseline every rule must beat).
 
 Diversity: at most ``max_per_neuron`` pairs per flipping neuron; when too few
@@ -23,8 +27,8 @@ import numpy as np
 
 from tafa_jax.fingerprint.search import Candidates
 
-Rule = Literal["margin", "steep", "bend", "random"]
-RULES: tuple[str, ...] = ("margin", "steep", "bend", "random")
+Rule = Literal["margin", "steep", "bend", "kink", "random"]
+RULES: tuple[str, ...] = ("margin", "steep", "bend", "kink", "random")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +82,8 @@ def select(
     if cfg.rule == "random":
         score = rng.random(idx.size)
     else:
-        score = {"margin": cands.margin, "steep": cands.steepness, "bend": cands.bend}[cfg.rule]
+        score = {"margin": cands.margin, "steep": cands.steepness, "bend": cands.bend,
+                 "kink": cands.kink}[cfg.rule]
         score = _per_line(score)[idx]
     order = idx[np.argsort(-score, kind="stable")]
     neurons = np.asarray(cands.neuron)[order]
