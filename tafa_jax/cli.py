@@ -70,6 +70,14 @@ def _print_result(result: dict) -> None:
         print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
 
 
+def _rule(sc, name: str):
+    """A scenario's named rule ``(generation, match)``; a one-line error otherwise."""
+    try:
+        return sc.rule(name)
+    except ValueError as err:
+        raise UserError(str(err)) from err
+
+
 def _scenario(name: str):
     from tafa_jax.scenarios import get_scenario
 
@@ -110,10 +118,11 @@ def cmd_demo(args) -> int:
     size = "headline"
     if args.quick:  # a reduced configuration for CI and smoke tests
         size = "small"
-        gen = dataclasses.replace(sc.generation, n_candidates=4096, n_pairs=10)
+        gen = dataclasses.replace(_rule(sc, args.rule)[0], n_candidates=4096, n_pairs=10)
     t0 = time.perf_counter()
     result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
-                           generation=gen, owner_steps=300 if args.quick else None)
+                           generation=gen, owner_steps=300 if args.quick else None,
+                           rule=args.rule)
     _print_result(result)
     print(f"demo finished in {time.perf_counter() - t0:.1f} s; report in {args.out}/report.md")
     return 0
@@ -123,10 +132,12 @@ def cmd_run(args) -> int:
     from tafa_jax.pipeline import run_scenario
 
     sc = _scenario(args.scenario)
+    _rule(sc, args.rule)  # a rule the scenario lacks fails before any training
     result = _run_with_bar(
         run_scenario, sc, args.out, zoo_size=args.zoo_size, n_pairs=args.pairs,
         distance=args.distance, seed=args.seed, data_dir=args.data_dir, synthetic=args.synthetic,
-        owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else ())
+        owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else (),
+        rule=args.rule)
     _print_result(result)
     print(f"report in {args.out}/report.md")
     return 0
@@ -185,7 +196,7 @@ def cmd_fingerprint(args) -> int:
 
     net, params, meta = load_owner(args.owner)
     sc = _scenario(meta["scenario"])
-    cfg = sc.generation
+    cfg = _rule(sc, args.rule)[0]
     if args.pairs is not None:
         cfg = dataclasses.replace(cfg, n_pairs=args.pairs)
     if args.distance is not None:
@@ -195,6 +206,7 @@ def cmd_fingerprint(args) -> int:
     domain = Domain.from_json(meta["domain"])
     fps = generate(net, params, domain, cfg, jax.random.key(args.seed))
     fps.meta["scenario"] = sc.name
+    fps.meta["rule"] = args.rule
     save(args.out, fps)
     print(f"{fps.n_groups} fingerprint groups ({fps.n_pairs} pairs, "
           f"{fps.queries_per_suspect} queries per suspect) written to {args.out} (mode 0600)")
@@ -212,7 +224,8 @@ def cmd_verify(args) -> int:
         raise UserError("give a suspect zoo (--zoo DIR) and/or black-box suspects "
                         "(--suspect MODULE:FUNCTION)")
     scen = fps.meta.get("scenario")
-    match = get_scenario(scen).match if scen else None
+    rule = fps.meta.get("rule", "pairs" if fps.n_probes == 3 else "profile")
+    match = _rule(get_scenario(scen), rule)[1] if scen else None
     from tafa_jax.verify import MatchConfig
 
     match = match or MatchConfig()
@@ -247,6 +260,7 @@ def cmd_verify(args) -> int:
     result = {"title": f"TAFA verification: {Path(args.fingerprints).name}",
               "scenario": scen or "custom", "data_source": "fingerprint file",
               "synthetic": False, "suspects": rows, "threshold": match.tau,
+              "config": {"rule": rule, "match": dataclasses.asdict(match)},
               "n_pairs": fps.n_pairs, "queries_per_suspect": fps.queries_per_suspect,
               "pair_distance": float(fps.distance[0])}
     if args.out:
@@ -293,6 +307,14 @@ def cmd_sweep(args) -> int:
 
 
 # -- parser ------------------------------------------------------------------------
+def _rule_arg(p: argparse.ArgumentParser) -> None:
+    from tafa_jax.scenarios import RULE_NAMES
+
+    p.add_argument("--rule", default="pairs", choices=RULE_NAMES,
+                   help="fingerprint rule: 3-probe pairs (default, fewest queries) or "
+                        "profile lines (more queries; warfarin only)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tafa-jax",
@@ -304,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="tafa-demo", help="report directory (default tafa-demo)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quick", action="store_true", help="a reduced configuration (CI)")
+    _rule_arg(d)
     d.set_defaults(fn=cmd_demo)
 
     r = sub.add_parser("run", help="one scenario end to end")
@@ -318,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use SYNTHETIC data (labelled as such in every output)")
     r.add_argument("--owner-steps", type=int, help="owner training steps")
     r.add_argument("--sweep", help="also sweep these pair distances (comma-separated)")
+    _rule_arg(r)
     r.set_defaults(fn=cmd_run)
 
     t = sub.add_parser("train-owner", help="train and save the owner model")
@@ -344,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--distance", type=float)
     f.add_argument("--candidates", type=int)
     f.add_argument("--seed", type=int, default=0)
+    _rule_arg(f)
     f.set_defaults(fn=cmd_fingerprint)
 
     v = sub.add_parser("verify", help="verify suspects against a fingerprint file")

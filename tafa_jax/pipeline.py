@@ -304,12 +304,16 @@ def run_scenario(
     match: MatchConfig | None = None,
     progress: Progress | None = None,
     sweep: tuple[float, ...] = (),
+    rule: str = "pairs",
 ) -> dict[str, Any]:
     """Train the owner, build the zoo, fingerprint, verify everything, write the report.
 
+    ``rule`` names the scenario's fingerprint rule (:meth:`Scenario.rule`:
+    ``"pairs"`` or ``"profile"``); ``generation`` and ``match`` override it.
     Writes into ``out_dir``: ``owner/``, ``zoo/``, ``fingerprints.npz``, and the
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
+    rule_gen, rule_match = scenario.rule(rule)  # a bad name fails before any training
     say = progress or (lambda msg, frac: None)
     out = Path(out_dir)
     key = jax.random.key(seed)
@@ -335,16 +339,17 @@ def run_scenario(
                                               e.get("total", 1), 1)))
     timings["zoo_building"] = time.perf_counter() - t
 
-    gcfg = generation or scenario.generation
+    gcfg = generation or rule_gen
     if n_pairs is not None:
         gcfg = dataclasses.replace(gcfg, n_pairs=n_pairs)
     if distance is not None:
         gcfg = dataclasses.replace(gcfg, distances=(distance,))
-    mcfg = match or scenario.match
+    mcfg = match or rule_match
     t = time.perf_counter()
     say("generating fingerprints", 0.75)
     fps = generate(net, params, data.domain, gcfg, k_fp)
     fps.meta["scenario"] = scenario.name
+    fps.meta["rule"] = rule
     from tafa_jax.fingerprint import save as save_fps
 
     save_fps(out / "fingerprints.npz", fps)
@@ -369,7 +374,8 @@ def run_scenario(
                         else f"{scenario.data}: {data.source}"),
         "synthetic": data.synthetic,
         "machine": machine_info(),
-        "config": {"generation": gcfg.to_json(), "match": dataclasses.asdict(mcfg),
+        "config": {"rule": rule, "generation": gcfg.to_json(),
+                   "match": dataclasses.asdict(mcfg),
                    "zoo_size": zoo_size, "seed": seed, "owner_utility": utility,
                    "utility_metric": scenario.utility_metric,
                    "fingerprint_search": fps.meta["search"]},

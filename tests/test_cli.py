@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tafa_jax.cli import main
+from tafa_jax.fingerprint import load
 from tafa_jax.report import load_report
 
 
@@ -71,6 +72,22 @@ def test_fingerprint_then_verify_zoo_and_blackbox(demo_dir, tmp_path, monkeypatc
     assert "bb_suspects:affine" in ids and len(ids) > 10
 
 
+def test_profile_rule_fingerprint_then_verify(demo_dir, tmp_path, capsys):
+    fp = tmp_path / "profile.npz"
+    assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(fp),
+                 "--pairs", "3", "--candidates", "4096", "--rule", "profile"]) == 0
+    fps = load(fp)
+    assert fps.n_probes == 41 and fps.meta["rule"] == "profile"
+    capsys.readouterr()
+    assert main(["verify", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
+                 "--out", str(tmp_path / "rep")]) == 0
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["config"]["rule"] == "profile"
+    assert rep["config"]["match"]["profile_jump_tol"] is not None  # the profile rule's match
+    assert rep["queries_per_suspect"] == fps.n_pairs * 41
+    assert "profile lines (41 probes each)" in (tmp_path / "rep" / "report.md").read_text()
+
+
 def test_report_and_sweep(demo_dir, tmp_path, capsys):
     assert main(["report", str(demo_dir)]) == 0
     assert "neg_same" in capsys.readouterr().out
@@ -101,6 +118,8 @@ def test_train_owner_and_build_zoo_resume(tmp_path, capsys):
     (["run", "--scenario", "skin", "--out", "/tmp/tafa-skin-none", "--data-dir",
       "/nonexistent/dermamnist.npz"], "dermamnist"),
     (["fingerprint", "--owner", "/nonexistent", "--out", "/tmp/x.npz"], "expected a JSON"),
+    (["run", "--scenario", "skin", "--out", "/tmp/tafa-skin-none", "--rule", "profile"],
+     "no measured profile rule"),
 ])
 def test_user_errors_are_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2

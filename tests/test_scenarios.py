@@ -49,3 +49,17 @@ def test_missing_real_data_never_falls_back_to_synthetic(tmp_path):
         run_scenario(SKIN, tmp_path, data_dir=str(tmp_path / "absent.npz"))
     with pytest.raises(ValueError, match="unknown scenario"):
         get_scenario("mnist")
+
+
+def test_named_rules_and_their_errors():
+    from tafa_jax.scenarios import RULE_NAMES, SKIN, WARFARIN
+
+    assert RULE_NAMES == ("pairs", "profile")
+    assert WARFARIN.rule() == (WARFARIN.generation, WARFARIN.match)
+    gen, match = WARFARIN.rule("profile")
+    assert gen.probes > 3 and match.profile_jump_tol is not None
+    assert gen.n_pairs * gen.siblings <= 100  # the budget: at most 100 lines
+    with pytest.raises(ValueError, match="no measured profile rule"):
+        SKIN.rule("profile")
+    with pytest.raises(ValueError, match="unknown rule"):
+        WARFARIN.rule("triples")
