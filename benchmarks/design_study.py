@@ -46,18 +46,20 @@ class Rules(NamedTuple):
 
     previous: GenerationConfig  # before the base-point study: box, d = 0.3, 33 groups of 3
     three: GenerationConfig  # near the data: d = 0.2, 33 groups of 3
-    default: GenerationConfig  # WARFARIN.generation
+    steep: GenerationConfig  # 20 groups of 5 at d = 0.4, steepest boundaries first
+    default: GenerationConfig  # WARFARIN.generation: the same, largest kinks first
 
 
 def rules(quick: bool) -> Rules:
     default = dataclasses.replace(WARFARIN.generation, n_candidates=4096 if quick else 16384)
-    return Rules(dataclasses.replace(default, distances=(0.3,), n_pairs=33, siblings=3),
-                 dataclasses.replace(default, distances=(0.2,), n_pairs=33, siblings=3),
-                 default)
+    steep = dataclasses.replace(default, select=dataclasses.replace(default.select, rule="steep"))
+    return Rules(dataclasses.replace(steep, distances=(0.3,), n_pairs=33, siblings=3),
+                 dataclasses.replace(steep, distances=(0.2,), n_pairs=33, siblings=3),
+                 steep, default)
 
 
 def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
-    prev, three, default = rules(quick)
+    prev, three, steep, default = rules(quick)
     m = default.n_candidates
     paper = GenerationConfig(n_pairs=99, n_candidates=m, distances=(0.1,), direction="line",
                              move_binary=False, siblings=1, chunk=2048,
@@ -80,8 +82,8 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
         ("rule", "+ base points from N(0, I) in standardised units, d=0.2", three, absm,
          normal),
         ("rule", "+ a group's bends all the same way vs the owner's", three, sign, normal),
-        ("rule", "+ 20 groups of 5 siblings (100 pairs), d=0.4 (DEFAULT)", default, sign,
-         normal),
+        ("rule", "+ 20 groups of 5 siblings (100 pairs), d=0.4", steep, sign, normal),
+        ("rule", "+ largest kinks first (DEFAULT)", default, sign, normal),
         ("rule", "default, but bends must agree with the owner's sign", default,
          owner_sign, normal),
         ("rule", "default, selection by margin", dataclasses.replace(
@@ -114,6 +116,22 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
         near = standardised_normal_domain(box.size, sd, name=f"warfarin-normal-{sd}")
         out.append(("base points", f"N(0, {sd}^2) in standardised units, d={d}",
                     dataclasses.replace(three, distances=(d,)), absm, near))
+    # profile lines (41 probes per line, 4100 queries): the default's pairs at as many
+    # queries against the profile rule (WARFARIN.rule("profile"))
+    prof, prof_match = WARFARIN.rule("profile")
+    prof = dataclasses.replace(prof, n_candidates=m)
+    out += [("profile (4100 queries)", "default rule, 273 groups of 5 (4095 queries)",
+             dataclasses.replace(default, n_pairs=273, n_candidates=4 * m), sign, normal),
+            ("profile (4100 queries)", "profile lines, steepest first, kinks lined up",
+             dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="steep")),
+             dataclasses.replace(prof_match, profile_jump_tol=None), normal),
+            ("profile (4100 queries)", "+ the same jump relative to the owner's",
+             dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="steep")),
+             prof_match, normal),
+            ("profile (4100 queries)", "+ largest kinks first (PROFILE RULE)", prof,
+             prof_match, normal),
+            ("profile (4100 queries)", "profile rule on 64-long candidate lines (far out)",
+             dataclasses.replace(prof, line_length=None), prof_match, normal)]
     return out
 
 
@@ -122,14 +140,14 @@ def key_spread(net, params, zoo, box: Domain, normal: Domain, quick: bool, key,
     """The previous and the new default, each with ``n_keys`` fingerprint keys: how much
     of a difference between two rows is key-to-key noise."""
     absm = MatchConfig(mode="absolute", beta=0.1)
-    prev, three, default = rules(quick)
+    prev, three, steep, default = rules(quick)
     out = []
     for name, gcfg, dom, mcfg in (
-            ("box base points, d=0.3 (previous default)", prev, box, absm),
+            ("box base points, d=0.3", prev, box, absm),
             ("N(0, I) base points, d=0.2", three, normal, absm),
             ("N(0, I) base points, d=0.2, same-sign groups", three, normal, WARFARIN.match),
-            ("... 20 groups of 5 siblings, d=0.4 (default)", default, normal,
-             WARFARIN.match)):
+            ("... 20 groups of 5 siblings, d=0.4", steep, normal, WARFARIN.match),
+            ("... largest kinks first (default)", default, normal, WARFARIN.match)):
         runs = []
         for i in range(n_keys):
             fps = generate(net, params, dom, gcfg, jax.random.fold_in(key, i))
@@ -261,7 +279,9 @@ def to_markdown(result) -> str:
              f"Owner test MAE {result['owner_test_mae']:.2f} mg/week. Data: {result['data']}.",
              "", "Blocks: *rule* adds one change per row; *distance* and *budget* vary the "
              "default; *base points* compare where candidate lines start, with the plain "
-             "absolute test and 33 groups of 3 siblings (no same-sign groups).",
+             "absolute test and 33 groups of 3 siblings (no same-sign groups); *profile "
+             "(4100 queries)* compares profile lines (41 probes per line, the opt-in "
+             "`--rule profile`) with the default's pairs at as many queries.",
              "", f"Mean norm of an owner training row (standardised): "
              f"{result['owner_row_norm_mean']:.1f}; the last column gives the fingerprint "
              "centres' mean norm.",

@@ -162,3 +162,33 @@ def test_baselines_script_quick_runs_end_to_end(tmp_path):
         for r in rows:
             assert 0 <= r["aruc"] <= 1 and 0 <= r["roc_auc"] <= 1, r
     assert "MetaV" in (tmp_path / "baselines_quick.md").read_text()
+
+
+def test_ceiling_alignment_finds_copies_and_not_strangers():
+    import ceiling
+
+    rng = np.random.default_rng(0)
+    w, b = rng.normal(size=(6, 10)), rng.normal(size=10)
+    k = np.array([2, 7])
+    # a point on each chosen owner boundary: project a random point onto w_k . x + b_k = 0
+    x = rng.normal(size=(2, 6))
+    wk = w[:, k].T
+    centres = x - ((np.sum(x * wk, 1) + b[k]) / np.sum(wk * wk, 1))[:, None] * wk
+    perm = rng.permutation(10)
+    scale = rng.uniform(0.5, 2.0, size=10)  # ReLU rescaling keeps every boundary
+    cos, dist = ceiling.alignment(wk, centres, w[:, perm] * scale[perm], b[perm] * scale[perm])
+    assert cos.shape == dist.shape == (2, 10)
+    for g in range(2):
+        j = int(np.flatnonzero(perm == k[g])[0])
+        assert cos[g, j] == pytest.approx(1.0) and dist[g, j] == pytest.approx(0.0, abs=1e-9)
+    assert ceiling.oracle_scores(cos, dist, 0.99, 1e-6) == 1.0
+    other_w, other_b = rng.normal(size=(6, 10)), rng.normal(size=10)
+    other_w[:, 3] = 0.0  # a dead neuron is dropped, not divided by zero
+    cos2, dist2 = ceiling.alignment(wk, centres, other_w, other_b)
+    assert cos2.shape == (2, 9) and np.isfinite(dist2).all()
+    assert ceiling.oracle_scores(cos2, dist2, 0.99, 1e-6) == 0.0
+    out = np.ones((10, 1))
+    out[k[0]] = 0.0  # a pruned output weight: that neuron puts no kink in the output
+    cos3, dist3 = ceiling.alignment(wk, centres, w, b, out)
+    assert cos3.shape == (2, 9)
+    assert ceiling.oracle_scores(cos3, dist3, 0.99, 1e-6) == 0.5

@@ -1,0 +1,238 @@
+"""What limits the warfarin fingerprint: a white-box ceiling and the best black-box rules.
+
+For the default fingerprints' boundaries (owner first-layer neurons, at the
+groups' centres) it measures, white-box, how every suspect's own first layer
+sits there: the best-aligned neuron's ``|cos|`` with the owner's and its
+distance to the centre. An *oracle* that may read those weights calls a group
+matched when some suspect neuron is aligned (``|cos| >= c``) and within ``H`` of
+the centre; its ARUC is what a perfect measurement of the boundary's
+orientation and position would reach. Then it scores, black-box, on the same
+zoo and on a held-out zoo, several fingerprint keys each:
+
+- the default rule (3-probe pairs, 20 groups of 5, 300 queries), and the same
+  rule with as many queries as the profile rule (273 groups, 4095 queries);
+- profile lines (41 probes over a 2.0-long line through each pair's centre,
+  4100 queries) on the steepest boundaries, kinks lined up across the 5 lines
+  of a group; then lined-up kinks must also have the same jump relative to the
+  owner's (``MatchConfig(profile_jump_tol=0.5)``); then the boundaries with the
+  largest kinks are chosen (``SelectConfig("kink")``): ``WARFARIN.rule("profile")``;
+  and the same rule on candidate lines 64 long (32 x 2.0, the length the line
+  length defaults to), whose fingerprints lie far from the data.
+
+    python benchmarks/ceiling.py [--out benchmarks/results] [--keys 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tafa_jax.fingerprint import generate  # noqa: E402
+from tafa_jax.io import atomic_write_bytes, write_json  # noqa: E402
+from tafa_jax.pipeline import (  # noqa: E402
+    load_data,
+    machine_info,
+    make_zoo,
+    metrics_of,
+    train_owner,
+    verify_zoo,
+)
+from tafa_jax.scenarios import WARFARIN  # noqa: E402
+from tafa_jax.verify import summarize  # noqa: E402
+
+PROFILE, PROFILE_JUMP = WARFARIN.rule("profile")
+PROFILE_STEEP = dataclasses.replace(PROFILE, select=dataclasses.replace(PROFILE.select,
+                                                                        rule="steep"))
+PROFILE_PLAIN = dataclasses.replace(PROFILE_JUMP, profile_jump_tol=None)
+PAIRS_4095 = dataclasses.replace(WARFARIN.generation, n_pairs=273, n_candidates=65536)
+ORACLE_COS = (0.8, 0.9)
+ORACLE_SHIFT = (0.2, 0.4, 1.0)
+
+
+def first_layer(params) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(W (in, hidden), b (hidden,), out)`` of an MLP's first Dense layer; ``out`` is
+    the next layer's kernel ``(hidden, out)`` when it is the last (one hidden layer)."""
+    layers = params["params"]
+    p = layers["dense0"]
+    out = np.asarray(layers["dense1"]["kernel"]) if set(layers) == {"dense0", "dense1"} else None
+    return np.asarray(p["kernel"]), np.asarray(p["bias"]), out
+
+
+def alignment(owner_w: np.ndarray, centres: np.ndarray, w: np.ndarray, b: np.ndarray,
+              out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each owner boundary, every suspect neuron's ``|cos|`` and distance.
+
+    Args:
+      owner_w: ``(G, D)`` the owner's boundary normals (first-layer weight vectors).
+      centres: ``(G, D)`` a point on each owner boundary.
+      w, b: ``(D, J)``, ``(J,)`` the suspect's first layer. Neurons with all-zero
+        weights are dropped, and so are those whose outgoing weights ``out``
+        ``(J, O)`` (if given) are all zero: they put no kink in the output.
+
+    Returns:
+      ``(cos, dist)``, each ``(G, J')`` over the J' kept neurons: ``|cos|`` between
+      the owner's normal and neuron j's, and the distance from the centre to
+      neuron j's hyperplane.
+    """
+    norm = np.linalg.norm(w, axis=0)
+    live = norm > 0
+    if out is not None:
+        live &= np.linalg.norm(out, axis=1) > 0
+    w, b, norm = w[:, live], b[live], norm[live]
+    u = owner_w / np.linalg.norm(owner_w, axis=1, keepdims=True)
+    return np.abs(u @ w) / norm, np.abs(centres @ w + b) / norm
+
+
+def oracle_scores(cos: np.ndarray, dist: np.ndarray, c_min: float, h: float) -> float:
+    """Fraction of groups with a suspect neuron aligned within ``c_min`` and ``h``."""
+    return float(np.mean(np.any((cos >= c_min) & (dist <= h), axis=1)))
+
+
+def oracle(net, params, fps, zoo) -> dict:
+    w_own, _, _ = first_layer(params)
+    first = np.array([np.flatnonzero(fps.group == g)[0] for g in range(fps.n_groups)])
+    centres = fps.probes[first, fps.n_probes // 2].astype(np.float64)
+    owner_w = w_own[:, fps.neuron[first]].T
+    per = {}
+    for rec in zoo.records:
+        m = rec.member
+        if m.group not in ("positive", "negative", "distillation"):
+            continue
+        per[rec.id] = (m, rec.excluded,
+                       *alignment(owner_w, centres, *first_layer(zoo.member_params(rec.id))))
+    rows = []
+    for c_min in ORACLE_COS:
+        for h in ORACLE_SHIFT:
+            pos = [oracle_scores(c, d, c_min, h) for m, ex, c, d in per.values()
+                   if m.group == "positive" and not ex]
+            neg = [oracle_scores(c, d, c_min, h) for m, ex, c, d in per.values()
+                   if m.group == "negative"]
+            kinds: dict[str, list[float]] = {}
+            for m, ex, c, d in per.values():
+                if not ex:
+                    kinds.setdefault(m.kind, []).append(oracle_scores(c, d, c_min, h))
+            s = summarize(np.array(pos), np.array(neg))
+            rows.append({"cos_min": c_min, "shift_max": h, "aruc": s["aruc"],
+                         "roc_auc": s["roc_auc"], "tpr_at_1fpr": s["tpr_at_1fpr"],
+                         "max_negative": max(neg),
+                         "kind_means": {k: float(np.mean(v)) for k, v in kinds.items()}})
+    best_neg = np.concatenate([c.max(axis=1) for m, ex, c, d in per.values()
+                               if m.group == "negative"])
+    return {"rows": rows, "negative_best_cos": {
+        "median": float(np.median(best_neg)), "p99": float(np.percentile(best_neg, 99)),
+        "max": float(best_neg.max())}}
+
+
+def black_box(net, params, domain, zoo, key, n_keys: int) -> list[dict]:
+    out = []
+    for name, gcfg, mcfg in (("default: 3-probe pairs, 20 groups of 5, d=0.4",
+                              WARFARIN.generation, WARFARIN.match),
+                             ("3-probe pairs, 273 groups of 5 (as many queries)",
+                              PAIRS_4095, WARFARIN.match),
+                             ("profile lines, 41 probes over 2.0, kinks lined up",
+                              PROFILE_STEEP, PROFILE_PLAIN),
+                             ("... and the same jump relative to the owner (0.5)",
+                              PROFILE_STEEP, PROFILE_JUMP),
+                             ("... on the largest kinks (profile rule)",
+                              PROFILE, PROFILE_JUMP),
+                             ("profile rule on 64-long candidate lines (far out)",
+                              dataclasses.replace(PROFILE, line_length=None), PROFILE_JUMP)):
+        runs, queries = [], 0
+        for i in range(n_keys):
+            fps = generate(net, params, domain, gcfg, jax.random.fold_in(key, i))
+            queries = fps.queries_per_suspect
+            runs.append(metrics_of(verify_zoo(fps, zoo, (net, params), mcfg)[0]))
+        row = {"variant": name, "keys": n_keys, "queries_per_suspect": queries}
+        for metric in ("aruc", "roc_auc", "tpr_at_1fpr"):
+            v = np.array([r[metric] for r in runs])
+            row[metric] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if n_keys > 1
+                           else 0.0, "runs": v.tolist()}
+        print(f"{name:52s} q={queries:5d} " + " ".join(
+            f"{k} {row[k]['mean']:.3f}+-{row[k]['sd']:.3f}"
+            for k in ("aruc", "roc_auc", "tpr_at_1fpr")), flush=True)
+        out.append(row)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--keys", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="small zoo, one key (a smoke run)")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    key = jax.random.key(0)
+    k_owner, k_zoo, k_fp = jax.random.split(key, 3)
+    data = load_data(WARFARIN)
+    net, params, mae = train_owner(WARFARIN, data, k_owner, steps=300 if args.quick else None)
+    size = "small" if args.quick else "headline"
+    n_keys = 1 if args.quick else args.keys
+    result = {"scenario": "warfarin", "data": data.source, "owner_test_mae": mae,
+              "machine": machine_info(), "zoos": {}}
+    t0 = time.perf_counter()
+    for name, k in (("design", k_zoo), ("heldout", jax.random.fold_in(k_zoo, 1))):
+        zdir = str(out / f"design_zoo_{size}") + ("" if name == "design" else "_heldout")
+        zoo = make_zoo(WARFARIN, zdir, net, params, data, k, size=size)
+        fps = generate(net, params, data.domain, WARFARIN.generation, k_fp)
+        print(f"{name} zoo:", flush=True)
+        orc = oracle(net, params, fps, zoo)
+        for r in orc["rows"]:
+            print(f"  oracle |cos|>={r['cos_min']} shift<={r['shift_max']}: ARUC {r['aruc']:.3f} "
+                  f"AUC {r['roc_auc']:.3f} TPR1 {r['tpr_at_1fpr']:.2f} "
+                  f"maxneg {r['max_negative']:.2f}", flush=True)
+        print("  negatives' best-aligned neuron |cos|:", orc["negative_best_cos"], flush=True)
+        n_pos = sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded)
+        n_neg = sum(1 for r in zoo.records if r.member.group == "negative")
+        result["zoos"][name] = {"positives": n_pos, "negatives": n_neg, "oracle": orc,
+                                "black_box": black_box(net, params, data.domain, zoo, k_fp,
+                                                       n_keys)}
+    result["wall_s"] = time.perf_counter() - t0
+    stem = "ceiling_quick" if args.quick else "ceiling"
+    write_json(out / f"{stem}.json", result)
+    atomic_write_bytes(out / f"{stem}.md", to_markdown(result).encode())
+    print(f"wrote {out / stem}.json and .md")
+    return 0
+
+
+def to_markdown(result) -> str:
+    lines = ["# What limits the warfarin fingerprint", "",
+             f"Data: {result['data']}; owner test MAE {result['owner_test_mae']:.2f}. "
+             f"Machine: {result['machine'].get('cpu', '?')}. "
+             "Regenerate: `python benchmarks/ceiling.py`.", ""]
+    for name, z in result["zoos"].items():
+        nb = z["oracle"]["negative_best_cos"]
+        lines += [f"## {name} zoo ({z['positives']} positives, {z['negatives']} negatives)", "",
+                  "White-box oracle (a suspect first-layer neuron, with a non-zero output "
+                  "weight, aligned with the owner's boundary and near the group's centre), "
+                  "default fingerprints' 20 groups:", "",
+                  "| aligned | within | ARUC | ROC-AUC | TPR@1%FPR | max negative | "
+                  "FTAL-large | RTAL | fine-pruning |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in z["oracle"]["rows"]:
+            km = r["kind_means"]
+            lines.append(f"| \\|cos\\| >= {r['cos_min']} | {r['shift_max']} | {r['aruc']:.3f} | "
+                         f"{r['roc_auc']:.3f} | {r['tpr_at_1fpr']:.2f} | "
+                         f"{r['max_negative']:.2f} | {km.get('ftal_large', float('nan')):.2f} | "
+                         f"{km.get('rtal', float('nan')):.2f} | "
+                         f"{km.get('fineprune', float('nan')):.2f} |")
+        lines += ["", f"Negatives' best-aligned neuron per boundary: median |cos| "
+                  f"{nb['median']:.3f}, 99th percentile {nb['p99']:.3f}, max {nb['max']:.3f}.",
+                  "", "Black-box rules (mean ± sd over fingerprint keys):", "",
+                  "| rule | queries | ARUC | ROC-AUC | TPR@1%FPR |", "|---|---|---|---|---|"]
+        for r in z["black_box"]:
+            lines.append(f"| {r['variant']} | {r['queries_per_suspect']} | " + " | ".join(
+                f"{r[k]['mean']:.3f} ± {r[k]['sd']:.3f}"
+                for k in ("aruc", "roc_auc", "tpr_at_1fpr")) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
