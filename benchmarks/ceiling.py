@@ -34,9 +34,11 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from design_study import write_result  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
-from tafa_jax.io import atomic_write_bytes, write_json  # noqa: E402
 from tafa_jax.pipeline import (  # noqa: E402
     load_data,
     machine_info,
@@ -196,9 +198,7 @@ def main(argv=None) -> int:
                                                        n_keys)}
     result["wall_s"] = time.perf_counter() - t0
     stem = "ceiling_quick" if args.quick else "ceiling"
-    write_json(out / f"{stem}.json", result)
-    atomic_write_bytes(out / f"{stem}.md", to_markdown(result).encode())
-    print(f"wrote {out / stem}.json and .md")
+    write_result(out, stem, result, to_markdown)
     return 0
 
 

@@ -199,6 +199,39 @@ def kind_means(rows) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in by.items()}
 
 
+def score_variant(block: str, name: str, net, params, domain: Domain, gcfg: GenerationConfig,
+                  mcfg: MatchConfig, zoo, key) -> dict:
+    """Generate one variant's fingerprints and score the zoo: one table row (or an
+    ``error`` row when generation refuses, e.g. too few clean pairs)."""
+    t0 = time.perf_counter()
+    try:
+        fps = generate(net, params, domain, gcfg, key)
+    except ValueError as err:
+        print(f"{name}: {err}", flush=True)
+        return {"block": block, "variant": name, "error": str(err)}
+    gen_s = time.perf_counter() - t0
+    rows, _ = verify_zoo(fps, zoo, (net, params), mcfg)
+    s = metrics_of(rows)
+    km = kind_means(rows)
+    pos_kinds = {k: v for k, v in km.items() if k.startswith("positive:")}
+    worst = min(pos_kinds, key=lambda k: pos_kinds[k])
+    centres = fps.probes[:, fps.n_probes // 2].reshape(fps.n_pairs, -1)
+    row = {"block": block, "variant": name, "aruc": s["aruc"], "roc_auc": s["roc_auc"],
+           "tpr_at_1fpr": s["tpr_at_1fpr"], "worst_positive_kind": worst.split(":")[1],
+           "worst_positive_mean": pos_kinds[worst],
+           "max_negative": max(r["score"] for r in rows if r["label"] == 0),
+           "distillation_mean": km.get("distillation:distill"),
+           "owner_rate": rows[0]["score"], "pairs": fps.n_pairs,
+           "queries_per_suspect": fps.queries_per_suspect, "generation_s": gen_s,
+           "centre_norm_mean": float(np.linalg.norm(centres, axis=-1).mean()),
+           "kind_means": km}
+    print(f"{name:58s} ARUC {s['aruc']:.3f} AUC {s['roc_auc']:.3f} TPR1 "
+          f"{s['tpr_at_1fpr']:.2f} worst {row['worst_positive_kind']}="
+          f"{row['worst_positive_mean']:.2f} maxneg {row['max_negative']:.2f} "
+          f"q={fps.queries_per_suspect}", flush=True)
+    return row
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="benchmarks/results")
@@ -217,34 +250,7 @@ def main(argv=None) -> int:
     rows_out = []
     box = load_data(dataclasses.replace(sc, fingerprint_domain="box")).domain
     for block, name, gcfg, mcfg, domain in variants(args.quick, box, data.domain):
-        t0 = time.perf_counter()
-        try:
-            fps = generate(net, params, domain, gcfg, k_fp)
-        except ValueError as err:
-            rows_out.append({"block": block, "variant": name, "error": str(err)})
-            print(f"{name}: {err}", flush=True)
-            continue
-        gen_s = time.perf_counter() - t0
-        rows, _ = verify_zoo(fps, zoo, (net, params), mcfg)
-        s = metrics_of(rows)
-        km = kind_means(rows)
-        pos_kinds = {k: v for k, v in km.items() if k.startswith("positive:")}
-        worst = min(pos_kinds, key=pos_kinds.get)
-        centres = fps.probes[:, fps.n_probes // 2]
-        row = {"block": block, "variant": name, "aruc": s["aruc"], "roc_auc": s["roc_auc"],
-               "tpr_at_1fpr": s["tpr_at_1fpr"], "worst_positive_kind": worst.split(":")[1],
-               "worst_positive_mean": pos_kinds[worst],
-               "max_negative": max(r["score"] for r in rows if r["label"] == 0),
-               "distillation_mean": km.get("distillation:distill"),
-               "owner_rate": rows[0]["score"], "pairs": fps.n_pairs,
-               "queries_per_suspect": fps.queries_per_suspect, "generation_s": gen_s,
-               "centre_norm_mean": float(np.linalg.norm(centres, axis=-1).mean()),
-               "kind_means": km}
-        rows_out.append(row)
-        print(f"{name:58s} ARUC {s['aruc']:.3f} AUC {s['roc_auc']:.3f} TPR1 "
-              f"{s['tpr_at_1fpr']:.2f} worst {row['worst_positive_kind']}="
-              f"{row['worst_positive_mean']:.2f} maxneg {row['max_negative']:.2f} "
-              f"q={fps.queries_per_suspect}", flush=True)
+        rows_out.append(score_variant(block, name, net, params, domain, gcfg, mcfg, zoo, k_fp))
     r = rules(args.quick)
     shifts = {"previous": boundary_shifts(net, params, box, r.previous, zoo, k_fp),
               "default": boundary_shifts(net, params, data.domain, r.default, zoo, k_fp)}
@@ -265,11 +271,16 @@ def main(argv=None) -> int:
                       "kinds": sorted({r.member.kind for r in zoo.records})},
               "machine": machine_info(), "rows": rows_out, "boundary_shifts": shifts,
               "key_spread": spread, "key_spread_heldout_zoo": spread_held}
-    stem = "design_study_quick" if args.quick else "design_study"
-    write_json(out / f"{stem}.json", result)
-    atomic_write_bytes(out / f"{stem}.md", to_markdown(result).encode())
-    print(f"wrote {out / stem}.json and .md")
+    write_result(out, "design_study_quick" if args.quick else "design_study", result,
+                 to_markdown)
     return 0
+
+
+def write_result(out: Path, stem: str, result: dict, to_md) -> None:
+    """``out/stem.json`` (every number) and ``out/stem.md`` (the tables), atomically."""
+    write_json(out / f"{stem}.json", result)
+    atomic_write_bytes(out / f"{stem}.md", to_md(result).encode())
+    print(f"wrote {out / stem}.json and .md")
 
 
 def to_markdown(result) -> str:

@@ -192,3 +192,29 @@ def test_ceiling_alignment_finds_copies_and_not_strangers():
     cos3, dist3 = ceiling.alignment(wk, centres, w, b, out)
     assert cos3.shape == (2, 9)
     assert ceiling.oracle_scores(cos3, dist3, 0.99, 1e-6) == 0.5
+
+
+def test_fixture_study_variants_and_table_say_which_data():
+    import fixture_study
+
+    from tafa_jax.scenarios import FASHION, SKIN
+
+    for sc in (FASHION, SKIN):
+        vs = fixture_study.variants(sc)
+        names = [v[1] for v in vs]
+        assert len(set(names)) == len(names)
+        assert sum("(DEFAULT)" in n for n in names) == 1
+        default = next(v for v in vs if "(DEFAULT)" in v[1])
+        assert default[2] == sc.generation and default[3] == sc.match
+        assert all(v[2].n_pairs * v[2].siblings <= 100 for v in vs)  # the budget
+    row = {"block": "rule", "variant": "x", "aruc": 0.5, "roc_auc": 0.75, "tpr_at_1fpr": 0.5,
+           "worst_positive_kind": "rtal", "worst_positive_mean": 0.1, "max_negative": 0.2,
+           "distillation_mean": None, "queries_per_suspect": 300}
+    md = fixture_study.to_markdown({
+        "scenario": "skin", "data": "FIXTURE: random images (not real data)",
+        "owner_utility": 0.2, "utility_metric": "accuracy", "owner_steps": 30,
+        "zoo": {"size": "small", "positives": 8, "negatives": 4},
+        "rows": [row, {"block": "rule", "variant": "y", "error": "too few pairs"}]})
+    assert "**Data: FIXTURE: random images (not real data).**" in md
+    assert "| rule | x | 0.500 | 0.750 | 0.50 | rtal (0.10) | 0.20 | - | 300 |" in md
+    assert "error: too few pairs" in md

@@ -1,0 +1,144 @@
+"""The design study's rule ablation on the fashion and skin scenarios.
+
+The same owner, zoo and key for every variant of one scenario; for each: ARUC,
+ROC-AUC, TPR@1%FPR, the worst positive kind's mean score, the highest negative
+score, distillation on its own column, queries per suspect. Real data when it
+is there; on this project's offline machines only fixtures are, and the output
+says which data each table used:
+
+    python benchmarks/fixture_study.py --scenario fashion --synthetic
+    python benchmarks/fixture_study.py --scenario skin --synthetic   # DermaMNIST-format
+                                                                     # npz of random images
+    python benchmarks/fixture_study.py --scenario skin --data-dir dermamnist.npz  # real
+
+Owner and zoo are the small configuration (``--zoo-size small``) with few owner
+steps, as the ``tafa-jax run`` smoke commands in docs/method.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from design_study import score_variant, write_result  # noqa: E402
+
+from tafa_jax.data import write_dermamnist_fixture  # noqa: E402
+from tafa_jax.fingerprint import GenerationConfig, SelectConfig  # noqa: E402
+from tafa_jax.pipeline import load_data, machine_info, make_zoo, train_owner  # noqa: E402
+from tafa_jax.scenarios import Scenario, get_scenario  # noqa: E402
+from tafa_jax.verify import MatchConfig  # noqa: E402
+
+OWNER_STEPS = {"fashion": 20, "skin": 30}
+
+
+def variants(sc: Scenario) -> list[tuple[str, str, GenerationConfig, MatchConfig]]:
+    """The rule steps of the warfarin study that carry over to any network."""
+    g, m = sc.generation, sc.match
+    d = g.distances[0]
+    single = dataclasses.replace(g, n_pairs=g.n_pairs * g.siblings, siblings=1)
+    paper = dataclasses.replace(single, direction="line",
+                                select=SelectConfig("margin", 1, 1.0, 0.0))
+    rel = MatchConfig(mode="relative", rho=0.5)
+    plain = dataclasses.replace(m, same_sign=False)
+    kink = dataclasses.replace(g, select=dataclasses.replace(g.select, rule="kink"))
+    t = g.siblings
+    out = [
+        ("rule", f"TAFA.md first rule: line pairs, d={d:g}, relative rho=0.5", paper, rel),
+        ("rule", "+ pairs along the boundary normal",
+         dataclasses.replace(paper, direction="normal"), rel),
+        ("rule", f"+ absolute kink test (beta={m.beta:g}), steepest first", single, plain),
+        ("rule", f"+ {t} sibling pairs per group", g, plain),
+        ("rule", "+ a group's bends all the same way vs the owner's (DEFAULT)", g, m),
+        ("rule", "default, largest kinks first", kink, m),
+        ("rule", "default, bend directions agree (min_cos=0.9)", g,
+         dataclasses.replace(m, min_cos=0.9)),
+    ]
+    for k in (3, 10):
+        out.append(("budget", f"default rule, {k} groups ({k * t} pairs)",
+                    dataclasses.replace(g, n_pairs=k), m))
+    for f in (0.5, 2.0):
+        out.append(("distance", f"default rule, d={f * d:g}",
+                    dataclasses.replace(g, distances=(f * d,)), m))
+    # warfarin's profile rule carried over by scale: 41 probes over 5 d on the pairs'
+    # candidate lines, lined-up kinks with the same jump (not tuned here)
+    prof = dataclasses.replace(g, probes=41, distances=(5 * d,), line_length=g.grid * d)
+    prof_match = dataclasses.replace(m, same_sign=False, profile_tol=1, profile_jump_tol=0.5)
+    out += [("profile", "profile lines: 41 probes over 5 d, same jump", prof, prof_match),
+            ("profile", "profile lines, largest kinks first",
+             dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="kink")),
+             prof_match)]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", required=True, choices=["fashion", "skin"])
+    ap.add_argument("--synthetic", action="store_true",
+                    help="fashion: synthetic Fashion-MNIST-shaped data; skin: a generated "
+                         "DermaMNIST-format npz of random images. Labelled in every output.")
+    ap.add_argument("--data-dir", help="real data (skin: dermamnist.npz; fashion: tfds dir)")
+    ap.add_argument("--out", default="benchmarks/results")
+    args = ap.parse_args(argv)
+    sc = get_scenario(args.scenario)
+    out = Path(args.out)
+    data_dir, synthetic = args.data_dir, args.synthetic
+    label = "real data"
+    if sc.name == "skin" and synthetic and data_dir is None:
+        # the loader reads a file in the official format; a fixture of random images
+        data_dir = str(write_dermamnist_fixture(out / "fixture_data" / "dermamnist.npz",
+                                                200, 50, 100))
+        synthetic = False
+        label = "FIXTURE: DermaMNIST-format npz of random images (not real data)"
+    elif synthetic:
+        label = "SYNTHETIC Fashion-MNIST-shaped data (requested with --synthetic)"
+    key = jax.random.key(0)
+    k_owner, k_zoo, k_fp = jax.random.split(key, 3)
+    data = load_data(sc, data_dir=data_dir, synthetic=synthetic)
+    net, params, utility = train_owner(sc, data, k_owner, steps=OWNER_STEPS[sc.name])
+    zoo = make_zoo(sc, out / f"fixture_zoo_{sc.name}", net, params, data, k_zoo, size="small")
+    n_pos = sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded)
+    n_neg = sum(1 for r in zoo.records if r.member.group == "negative")
+    print(f"{sc.name}: {label}; {n_pos} positives, {n_neg} negatives", flush=True)
+    rows = [score_variant(block, name, net, params, data.domain, gcfg, mcfg, zoo, k_fp)
+            for block, name, gcfg, mcfg in variants(sc)]
+    result = {"scenario": sc.name, "data": label, "data_source": data.source,
+              "owner_utility": utility, "utility_metric": sc.utility_metric,
+              "owner_steps": OWNER_STEPS[sc.name],
+              "zoo": {"size": "small", "positives": n_pos, "negatives": n_neg},
+              "machine": machine_info(), "rows": rows}
+    stem = f"fixture_study_{sc.name}"
+    write_result(out, stem, result, to_markdown)
+    return 0
+
+
+def to_markdown(result) -> str:
+    z = result["zoo"]
+    lines = [f"# Rule ablation: {result['scenario']} ({z['size']} zoo: {z['positives']} "
+             f"positives, {z['negatives']} negatives, utility-filtered)", "",
+             f"**Data: {result['data']}.** Owner: {result['owner_steps']} training steps, "
+             f"{result['utility_metric']} {result['owner_utility']:.3f}. Command: "
+             f"`python benchmarks/fixture_study.py --scenario {result['scenario']} ...` "
+             "(see its docstring).", "",
+             "| block | variant | ARUC | ROC-AUC | TPR@1%FPR | worst positive kind (mean) | "
+             "max negative | distillation | queries |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['block']} | {r['variant']} | error: {r['error'][:80]} |||||||")
+            continue
+        dist = r["distillation_mean"]
+        lines.append(f"| {r['block']} | {r['variant']} | {r['aruc']:.3f} | {r['roc_auc']:.3f} | "
+                     f"{r['tpr_at_1fpr']:.2f} | {r['worst_positive_kind']} "
+                     f"({r['worst_positive_mean']:.2f}) | {r['max_negative']:.2f} | "
+                     f"{'-' if dist is None else f'{dist:.2f}'} | {r['queries_per_suspect']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
