@@ -214,6 +214,8 @@ def score_variant(block: str, name: str, net, params, domain: Domain, gcfg: Gene
     s = metrics_of(rows)
     km = kind_means(rows)
     pos_kinds = {k: v for k, v in km.items() if k.startswith("positive:")}
+    if not pos_kinds:
+        return {"block": block, "variant": name, "error": "no positive suspect was scored"}
     worst = min(pos_kinds, key=lambda k: pos_kinds[k])
     centres = fps.probes[:, fps.n_probes // 2].reshape(fps.n_pairs, -1)
     row = {"block": block, "variant": name, "aruc": s["aruc"], "roc_auc": s["roc_auc"],

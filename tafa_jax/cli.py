@@ -224,7 +224,10 @@ def cmd_verify(args) -> int:
         raise UserError("give a suspect zoo (--zoo DIR) and/or black-box suspects "
                         "(--suspect MODULE:FUNCTION)")
     scen = fps.meta.get("scenario")
-    rule = fps.meta.get("rule", "pairs" if fps.n_probes == 3 else "profile")
+    rule = fps.meta.get("rule")
+    if rule is None:  # a file from before named rules, or from the Python API
+        has_profile = bool(scen) and get_scenario(scen).profile is not None
+        rule = "profile" if fps.n_probes > 3 and has_profile else "pairs"
     match = _rule(get_scenario(scen), rule)[1] if scen else None
     from tafa_jax.verify import MatchConfig
 

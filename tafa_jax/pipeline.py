@@ -314,6 +314,10 @@ def run_scenario(
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
     rule_gen, rule_match = scenario.rule(rule)  # a bad name fails before any training
+    if generation is not None and (generation.probes == 3) != (rule == "pairs"):
+        raise ValueError(f"the generation config has {generation.probes} probes per "
+                         f"{'pair' if generation.probes == 3 else 'line'} but rule={rule!r}; "
+                         f"pass rule={'pairs' if generation.probes == 3 else 'profile'!r}")
     say = progress or (lambda msg, frac: None)
     out = Path(out_dir)
     key = jax.random.key(seed)

@@ -63,3 +63,15 @@ def test_named_rules_and_their_errors():
         SKIN.rule("profile")
     with pytest.raises(ValueError, match="unknown rule"):
         WARFARIN.rule("triples")
+
+
+def test_run_scenario_refuses_a_generation_that_contradicts_the_rule(tmp_path):
+    import dataclasses
+
+    from tafa_jax.pipeline import run_scenario
+    from tafa_jax.scenarios import WARFARIN
+
+    lines = dataclasses.replace(WARFARIN.generation, probes=41)
+    with pytest.raises(ValueError, match="rule='profile'"):
+        run_scenario(WARFARIN, tmp_path / "run", generation=lines)
+    assert not (tmp_path / "run").exists()  # refused before any training or writing

@@ -215,6 +215,10 @@ def test_profile_jump_tolerance_on_hand_made_profiles():
     np.testing.assert_array_equal(profile_group_matches(*args, s.reshape(9, 9), 0.2), [1, 0, 1])
     with pytest.raises(ValueError, match="profile_jump_tol"):
         MatchConfig(profile_jump_tol=0.0)
+    with pytest.raises(ValueError, match="needs the relative jumps"):
+        profile_group_matches(*args, None, 0.2)
+    with pytest.raises(ValueError, match="profile's shape"):
+        profile_group_matches(*args, s.reshape(9, 9)[:, :3], 0.2)
 
 
 @pytest.mark.parametrize("jump_tol", [None, 0.05])

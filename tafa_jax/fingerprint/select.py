@@ -8,8 +8,9 @@ Rules (measured in ``benchmarks/design_study.py``; see docs/method.md):
 - ``"steep"``: the largest ``||grad_x z_k||`` first; a steep boundary moves
   least for a given weight change.
 - ``"bend"``: the strongest owner bend first (relative to the chord).
-- ``"kink"``: the largest jump of the owner's slope across the boundary first
-  (for a first-layer neuron of a one-hidden-layer net, ``|a_k| ||w_k||``): the
+- ``"kink"``: the largest jump of the owner's slope across the boundary first,
+  along the pair's direction (for a first-layer neuron of a one-hidden-layer
+  net and pairs along the boundary normal, ``|a_k| ||w_k||``): the
   neurons that matter most to the output, which magnitude pruning keeps and a
   re-trained head still needs.
 - ``"random"``: uniformly at random (the baseline every rule must beat).

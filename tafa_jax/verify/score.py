@@ -55,6 +55,9 @@ class MatchConfig:
         siblings sit on one owner neuron, so a copy's jumps there are one neuron's
         (rescaled alike, even under a re-trained head); an independent model's
         aligned kinks usually come from different neurons with different jumps.
+        Jumps are projected on the owner's, which is exact for a scalar output;
+        with vector outputs a re-trained head can turn a copy's jump away from
+        the owner's, and the test then fails it (measured on warfarin only).
       same_sign: a group of sibling pairs matches only when its bends all point the
         same way relative to the owner's (all agree with the owner, or all are
         flipped). The siblings sit on one owner neuron, so in a copy they share
@@ -162,6 +165,11 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
     """
     import numpy as np
 
+    if jump_tol is not None and jumps is None:
+        raise ValueError("jump_tol needs the relative jumps (profile_stats' second array)")
+    if jumps is not None and np.shape(jumps) != np.shape(r):
+        raise ValueError(f"jumps must have the profile's shape {np.shape(r)}, "
+                         f"got {np.shape(jumps)}")
     kink = np.asarray(r) >= beta  # (..., K, C)
     group = np.asarray(group)
     n_groups = int(group.max()) + 1

@@ -82,7 +82,8 @@ def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
     groups' mean (the group matching rate)."""
     if fps.n_probes > 3:  # profile lines: kinks must line up across a group's lines
         m = (np.asarray(b) >= cfg.beta).any(axis=-1).astype(np.float32)
-        return m, profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol, cos,
+        jumps = cos if cfg.profile_jump_tol is not None else None
+        return m, profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol, jumps,
                                         cfg.profile_jump_tol)
     m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
     same = np.asarray(cos) if cfg.same_sign else None
