@@ -25,7 +25,6 @@ zoo and on a held-out zoo, several fingerprint keys each:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -36,25 +35,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from design_study import write_result  # noqa: E402
+from design_study import keyed_row, profile_variants, write_result  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
-from tafa_jax.pipeline import (  # noqa: E402
-    load_data,
-    machine_info,
-    make_zoo,
-    metrics_of,
-    train_owner,
-    verify_zoo,
-)
+from tafa_jax.pipeline import load_data, machine_info, make_zoo, train_owner  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import summarize  # noqa: E402
 
-PROFILE, PROFILE_JUMP = WARFARIN.rule("profile")
-PROFILE_STEEP = dataclasses.replace(PROFILE, select=dataclasses.replace(PROFILE.select,
-                                                                        rule="steep"))
-PROFILE_PLAIN = dataclasses.replace(PROFILE_JUMP, profile_jump_tol=None)
-PAIRS_4095 = dataclasses.replace(WARFARIN.generation, n_pairs=273, n_candidates=65536)
 ORACLE_COS = (0.8, 0.9)
 ORACLE_SHIFT = (0.2, 0.4, 1.0)
 
@@ -134,34 +121,10 @@ def oracle(net, params, fps, zoo) -> dict:
 
 
 def black_box(net, params, domain, zoo, key, n_keys: int) -> list[dict]:
-    out = []
-    for name, gcfg, mcfg in (("default: 3-probe pairs, 20 groups of 5, d=0.4",
-                              WARFARIN.generation, WARFARIN.match),
-                             ("3-probe pairs, 273 groups of 5 (as many queries)",
-                              PAIRS_4095, WARFARIN.match),
-                             ("profile lines, 41 probes over 2.0, kinks lined up",
-                              PROFILE_STEEP, PROFILE_PLAIN),
-                             ("... and the same jump relative to the owner (0.5)",
-                              PROFILE_STEEP, PROFILE_JUMP),
-                             ("... on the largest kinks (profile rule)",
-                              PROFILE, PROFILE_JUMP),
-                             ("profile rule on 64-long candidate lines (far out)",
-                              dataclasses.replace(PROFILE, line_length=None), PROFILE_JUMP)):
-        runs, queries = [], 0
-        for i in range(n_keys):
-            fps = generate(net, params, domain, gcfg, jax.random.fold_in(key, i))
-            queries = fps.queries_per_suspect
-            runs.append(metrics_of(verify_zoo(fps, zoo, (net, params), mcfg)[0]))
-        row = {"variant": name, "keys": n_keys, "queries_per_suspect": queries}
-        for metric in ("aruc", "roc_auc", "tpr_at_1fpr"):
-            v = np.array([r[metric] for r in runs])
-            row[metric] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if n_keys > 1
-                           else 0.0, "runs": v.tolist()}
-        print(f"{name:52s} q={queries:5d} " + " ".join(
-            f"{k} {row[k]['mean']:.3f}+-{row[k]['sd']:.3f}"
-            for k in ("aruc", "roc_auc", "tpr_at_1fpr")), flush=True)
-        out.append(row)
-    return out
+    rules = [("default: 3-probe pairs, 20 groups of 5, d=0.4", WARFARIN.generation,
+              WARFARIN.match)] + profile_variants(WARFARIN.generation.n_candidates)
+    return [keyed_row(name, net, params, domain, gcfg, mcfg, zoo, key, n_keys)
+            for name, gcfg, mcfg in rules]
 
 
 def main(argv=None) -> int:

@@ -116,52 +116,61 @@ def variants(quick: bool, box: Domain, normal: Domain) -> list[Variant]:
         near = standardised_normal_domain(box.size, sd, name=f"warfarin-normal-{sd}")
         out.append(("base points", f"N(0, {sd}^2) in standardised units, d={d}",
                     dataclasses.replace(three, distances=(d,)), absm, near))
-    # profile lines (41 probes per line, 4100 queries): the default's pairs at as many
-    # queries against the profile rule (WARFARIN.rule("profile"))
+    out += [("profile (4100 queries)", name, g, mm, normal)
+            for name, g, mm in profile_variants(m)]
+    return out
+
+
+def profile_variants(m: int) -> list[tuple[str, GenerationConfig, MatchConfig]]:
+    """The default's pairs at the profile rule's query count, then the profile rule
+    (``WARFARIN.rule("profile")``, 4100 queries) built up one step at a time, and the
+    same rule on candidate lines of the default length (far from the data)."""
+    pairs = dataclasses.replace(WARFARIN.generation, n_pairs=273, n_candidates=4 * m)
     prof, prof_match = WARFARIN.rule("profile")
     prof = dataclasses.replace(prof, n_candidates=m)
-    out += [("profile (4100 queries)", "default rule, 273 groups of 5 (4095 queries)",
-             dataclasses.replace(default, n_pairs=273, n_candidates=4 * m), sign, normal),
-            ("profile (4100 queries)", "profile lines, steepest first, kinks lined up",
-             dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="steep")),
-             dataclasses.replace(prof_match, profile_jump_tol=None), normal),
-            ("profile (4100 queries)", "+ the same jump relative to the owner's",
-             dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="steep")),
-             prof_match, normal),
-            ("profile (4100 queries)", "+ largest kinks first (PROFILE RULE)", prof,
-             prof_match, normal),
-            ("profile (4100 queries)", "profile rule on 64-long candidate lines (far out)",
-             dataclasses.replace(prof, line_length=None), prof_match, normal)]
-    return out
+    steep = dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="steep"))
+    return [("default rule, 273 groups of 5 (4095 queries)", pairs, WARFARIN.match),
+            ("profile lines, steepest first, kinks lined up", steep,
+             dataclasses.replace(prof_match, profile_jump_tol=None)),
+            ("+ the same jump relative to the owner's", steep, prof_match),
+            ("+ largest kinks first (PROFILE RULE)", prof, prof_match),
+            ("profile rule on 64-long candidate lines (far out)",
+             dataclasses.replace(prof, line_length=None), prof_match)]
+
+
+def keyed_row(name: str, net, params, domain: Domain, gcfg: GenerationConfig,
+              mcfg: MatchConfig, zoo, key, n_keys: int) -> dict:
+    """One rule scored with ``n_keys`` fingerprint keys: mean, sd and every run of ARUC,
+    ROC-AUC and TPR@1%FPR (how much of a difference between rows is key noise)."""
+    runs, queries = [], 0
+    for i in range(n_keys):
+        fps = generate(net, params, domain, gcfg, jax.random.fold_in(key, i))
+        queries = fps.queries_per_suspect
+        runs.append(metrics_of(verify_zoo(fps, zoo, (net, params), mcfg)[0]))
+    row: dict = {"variant": name, "keys": n_keys, "queries_per_suspect": queries}
+    for metric in ("aruc", "roc_auc", "tpr_at_1fpr"):
+        v = np.array([r[metric] for r in runs])
+        row[metric] = {"mean": float(v.mean()),
+                       "sd": float(v.std(ddof=1)) if n_keys > 1 else 0.0, "runs": v.tolist()}
+    print(f"{name:58s} q={queries:5d} " + " ".join(
+        f"{k} {row[k]['mean']:.3f}+-{row[k]['sd']:.3f}" for k in ("aruc", "roc_auc",
+                                                                   "tpr_at_1fpr")), flush=True)
+    return row
 
 
 def key_spread(net, params, zoo, box: Domain, normal: Domain, quick: bool, key,
                n_keys: int = 5) -> list[dict]:
-    """The previous and the new default, each with ``n_keys`` fingerprint keys: how much
-    of a difference between two rows is key-to-key noise."""
+    """The previous and the new default, each with ``n_keys`` fingerprint keys."""
     absm = MatchConfig(mode="absolute", beta=0.1)
     prev, three, steep, default = rules(quick)
-    out = []
-    for name, gcfg, dom, mcfg in (
-            ("box base points, d=0.3", prev, box, absm),
-            ("N(0, I) base points, d=0.2", three, normal, absm),
-            ("N(0, I) base points, d=0.2, same-sign groups", three, normal, WARFARIN.match),
-            ("... 20 groups of 5 siblings, d=0.4", steep, normal, WARFARIN.match),
-            ("... largest kinks first (default)", default, normal, WARFARIN.match)):
-        runs = []
-        for i in range(n_keys):
-            fps = generate(net, params, dom, gcfg, jax.random.fold_in(key, i))
-            runs.append(metrics_of(verify_zoo(fps, zoo, (net, params), mcfg)[0]))
-        row = {"variant": name, "keys": n_keys}
-        for metric in ("aruc", "roc_auc", "tpr_at_1fpr"):
-            v = np.array([r[metric] for r in runs])
-            row[metric] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)),
-                           "runs": v.tolist()}
-        print(f"{name:58s} " + " ".join(f"{k} {row[k]['mean']:.3f}+-{row[k]['sd']:.3f}"
-                                        for k in ("aruc", "roc_auc", "tpr_at_1fpr")),
-              flush=True)
-        out.append(row)
-    return out
+    return [keyed_row(name, net, params, dom, gcfg, mcfg, zoo, key, n_keys)
+            for name, gcfg, dom, mcfg in (
+                ("box base points, d=0.3", prev, box, absm),
+                ("N(0, I) base points, d=0.2", three, normal, absm),
+                ("N(0, I) base points, d=0.2, same-sign groups", three, normal,
+                 WARFARIN.match),
+                ("... 20 groups of 5 siblings, d=0.4", steep, normal, WARFARIN.match),
+                ("... largest kinks first (default)", default, normal, WARFARIN.match))]
 
 
 def boundary_shifts(net, params, domain, gcfg, zoo, key) -> dict[str, dict[str, float]]:

@@ -37,6 +37,13 @@ def inverse_link(y: Float[Array, "... O"], link: str) -> Float[Array, "... O"]:
     raise ValueError(f"unknown link {link!r}; expected one of {LINKS}")
 
 
+def second_differences(y: Float[Array, "... P O"]) -> Float[Array, "... C O"]:
+    """``y_{j-1} + y_{j+1} - 2 y_j`` at the ``C = P - 2`` interior probes of a line of
+    equally spaced probes: 0 on an affine stretch, the slope jump times the spacing
+    (split over two cells) at a kink between probes."""
+    return y[..., :-2, :] + y[..., 2:, :] - 2 * y[..., 1:-1, :]
+
+
 def bend_statistic(y: Float[Array, "... P O"]) -> Float[Array, "..."]:
     """``||y(x-) + y(x+) - 2 y(m)|| / ||y(x+) - y(x-)||`` from probes 0, 1, 2.
 
@@ -59,7 +66,7 @@ def profile_statistic(y: Float[Array, "... P O"]) -> Float[Array, "... C"]:
     a kink lies between probes ``j-1`` and ``j+1``, so the profile says *where*
     the suspect bends, whatever the size and sign of its bends.
     """
-    e = y[..., :-2, :] + y[..., 2:, :] - 2 * y[..., 1:-1, :]
+    e = second_differences(y)
     steps = jnp.linalg.norm(y[..., 1:, :] - y[..., :-1, :], axis=-1)
     scale = jnp.mean(steps, axis=-1, keepdims=True)
     mid = jnp.linalg.norm(y[..., y.shape[-2] // 2, :], axis=-1)[..., None]

@@ -206,7 +206,6 @@ def cmd_fingerprint(args) -> int:
     domain = Domain.from_json(meta["domain"])
     fps = generate(net, params, domain, cfg, jax.random.key(args.seed))
     fps.meta["scenario"] = sc.name
-    fps.meta["rule"] = args.rule
     save(args.out, fps)
     print(f"{fps.n_groups} fingerprint groups ({fps.n_pairs} pairs, "
           f"{fps.queries_per_suspect} queries per suspect) written to {args.out} (mode 0600)")
@@ -224,11 +223,7 @@ def cmd_verify(args) -> int:
         raise UserError("give a suspect zoo (--zoo DIR) and/or black-box suspects "
                         "(--suspect MODULE:FUNCTION)")
     scen = fps.meta.get("scenario")
-    rule = fps.meta.get("rule")
-    if rule is None:  # a file from before named rules, or from the Python API
-        has_profile = bool(scen) and get_scenario(scen).profile is not None
-        rule = "profile" if fps.n_probes > 3 and has_profile else "pairs"
-    match = _rule(get_scenario(scen), rule)[1] if scen else None
+    match = get_scenario(scen).match_for(fps.n_probes) if scen else None
     from tafa_jax.verify import MatchConfig
 
     match = match or MatchConfig()
@@ -263,7 +258,7 @@ def cmd_verify(args) -> int:
     result = {"title": f"TAFA verification: {Path(args.fingerprints).name}",
               "scenario": scen or "custom", "data_source": "fingerprint file",
               "synthetic": False, "suspects": rows, "threshold": match.tau,
-              "config": {"rule": rule, "match": dataclasses.asdict(match)},
+              "config": {"match": dataclasses.asdict(match)},
               "n_pairs": fps.n_pairs, "queries_per_suspect": fps.queries_per_suspect,
               "pair_distance": float(fps.distance[0])}
     if args.out:

@@ -309,15 +309,13 @@ def run_scenario(
     """Train the owner, build the zoo, fingerprint, verify everything, write the report.
 
     ``rule`` names the scenario's fingerprint rule (:meth:`Scenario.rule`:
-    ``"pairs"`` or ``"profile"``); ``generation`` and ``match`` override it.
+    ``"pairs"`` or ``"profile"``); ``generation`` and ``match`` override it, and
+    without ``match`` the matching rule follows the generated fingerprints
+    (:meth:`Scenario.match_for`).
     Writes into ``out_dir``: ``owner/``, ``zoo/``, ``fingerprints.npz``, and the
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
-    rule_gen, rule_match = scenario.rule(rule)  # a bad name fails before any training
-    if generation is not None and (generation.probes == 3) != (rule == "pairs"):
-        raise ValueError(f"the generation config has {generation.probes} probes per "
-                         f"{'pair' if generation.probes == 3 else 'line'} but rule={rule!r}; "
-                         f"pass rule={'pairs' if generation.probes == 3 else 'profile'!r}")
+    rule_gen = scenario.rule(rule)[0]  # a bad name fails before any training
     say = progress or (lambda msg, frac: None)
     out = Path(out_dir)
     key = jax.random.key(seed)
@@ -348,12 +346,11 @@ def run_scenario(
         gcfg = dataclasses.replace(gcfg, n_pairs=n_pairs)
     if distance is not None:
         gcfg = dataclasses.replace(gcfg, distances=(distance,))
-    mcfg = match or rule_match
+    mcfg = match or scenario.match_for(gcfg.probes)
     t = time.perf_counter()
     say("generating fingerprints", 0.75)
     fps = generate(net, params, data.domain, gcfg, k_fp)
     fps.meta["scenario"] = scenario.name
-    fps.meta["rule"] = rule
     from tafa_jax.fingerprint import save as save_fps
 
     save_fps(out / "fingerprints.npz", fps)
@@ -378,8 +375,7 @@ def run_scenario(
                         else f"{scenario.data}: {data.source}"),
         "synthetic": data.synthetic,
         "machine": machine_info(),
-        "config": {"rule": rule, "generation": gcfg.to_json(),
-                   "match": dataclasses.asdict(mcfg),
+        "config": {"generation": gcfg.to_json(), "match": dataclasses.asdict(mcfg),
                    "zoo_size": zoo_size, "seed": seed, "owner_utility": utility,
                    "utility_metric": scenario.utility_metric,
                    "fingerprint_search": fps.meta["search"]},

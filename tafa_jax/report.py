@@ -265,15 +265,15 @@ def _cell(v: Any, digits: int = 3) -> str:
     return _fmt(v, digits).replace("|", "\\|").replace("\n", " ")
 
 
-def _rule(result: dict[str, Any]) -> str:
-    return (result.get("config") or {}).get("rule", "pairs")
-
-
-def _rule_line(result: dict[str, Any]) -> str:
-    if _rule(result) == "pairs":
-        return "3-probe pairs"
+def _probes(result: Mapping[str, Any]) -> int:
+    """Probes per pair or line, from the query count (3 when it cannot be told)."""
     q, n = result.get("queries_per_suspect"), result.get("n_pairs")
-    return f"profile lines ({q // n if q and n else '?'} probes each)"
+    return q // n if q and n else 3
+
+
+def _rule_line(result: Mapping[str, Any]) -> str:
+    p = _probes(result)
+    return "3-probe pairs" if p == 3 else f"profile lines ({p} probes each)"
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -332,10 +332,10 @@ def format_markdown(result: Mapping[str, Any]) -> str:
         ("Scenario", result["scenario"]),
         ("Data source", result["data_source"] + ("" if result["synthetic"] else " (real data)")),
         ("Fingerprint rule", _rule_line(result)),
-        ("Fingerprint pairs" if _rule(result) == "pairs" else "Fingerprint lines",
+        ("Fingerprint pairs" if _probes(result) == 3 else "Fingerprint lines",
          result.get("n_pairs")),
         ("Queries per suspect", result.get("queries_per_suspect")),
-        ("Pair distance d" if _rule(result) == "pairs" else "Profile segment length d",
+        ("Pair distance d" if _probes(result) == 3 else "Profile segment length d",
          _g(result.get("pair_distance"))),
         ("Threshold τ", _g(result.get("threshold"))),
         ("Owner's own rate", owner_rate),

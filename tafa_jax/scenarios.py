@@ -69,6 +69,12 @@ class Scenario:
             return self.profile
         raise ValueError(f"unknown rule {name!r}; expected 'pairs' or 'profile'")
 
+    def match_for(self, probes: int) -> MatchConfig:
+        """The matching rule for fingerprints with ``probes`` probes per pair or line:
+        the profile rule's for profile lines where the scenario has one, else the
+        default. A fingerprint set says which rule it needs by its own shape."""
+        return self.profile[1] if probes > 3 and self.profile is not None else self.match
+
 
 RULE_NAMES: tuple[str, ...] = ("pairs", "profile")
 

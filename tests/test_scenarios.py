@@ -65,13 +65,10 @@ def test_named_rules_and_their_errors():
         WARFARIN.rule("triples")
 
 
-def test_run_scenario_refuses_a_generation_that_contradicts_the_rule(tmp_path):
-    import dataclasses
+def test_the_matching_rule_follows_the_fingerprints_shape():
+    from tafa_jax.scenarios import SKIN, WARFARIN
 
-    from tafa_jax.pipeline import run_scenario
-    from tafa_jax.scenarios import WARFARIN
-
-    lines = dataclasses.replace(WARFARIN.generation, probes=41)
-    with pytest.raises(ValueError, match="rule='profile'"):
-        run_scenario(WARFARIN, tmp_path / "run", generation=lines)
-    assert not (tmp_path / "run").exists()  # refused before any training or writing
+    assert WARFARIN.match_for(3) == WARFARIN.match
+    assert WARFARIN.match_for(41) == WARFARIN.rule("profile")[1]
+    assert WARFARIN.match_for(41) != WARFARIN.match
+    assert SKIN.match_for(41) == SKIN.match  # no profile rule: the default, as before

@@ -213,9 +213,16 @@ def test_profile_jump_tolerance_on_hand_made_profiles():
     args = (r.reshape(9, 9), group, 0.5, 1)
     np.testing.assert_array_equal(profile_group_matches(*args), [1, 1, 1])
     np.testing.assert_array_equal(profile_group_matches(*args, s.reshape(9, 9), 0.2), [1, 0, 1])
+    # the main line's kink at cell 3 matches the sibling's one cell on, although the
+    # main line's own window at the sibling's cell also holds another neuron's kink
+    r2, s2 = np.zeros((2, 9), np.float32), np.zeros((2, 9), np.float32)
+    r2[0, [3, 5]], s2[0, [3, 5]] = 1, [0.8, 5.0]
+    r2[1, 4], s2[1, 4] = 1, 0.8
+    np.testing.assert_array_equal(profile_group_matches(r2, np.zeros(2, int), 0.5, 1, s2, 0.2),
+                                  [1])
     with pytest.raises(ValueError, match="profile_jump_tol"):
         MatchConfig(profile_jump_tol=0.0)
-    with pytest.raises(ValueError, match="needs the relative jumps"):
+    with pytest.raises(ValueError, match="give both"):
         profile_group_matches(*args, None, 0.2)
     with pytest.raises(ValueError, match="profile's shape"):
         profile_group_matches(*args, s.reshape(9, 9)[:, :3], 0.2)
@@ -234,8 +241,8 @@ def test_profile_fingerprints_match_the_owner_and_its_copies(setup, jump_tol):
     res = verify(fps, [zoo], MatchConfig(beta=0.05, profile_jump_tol=jump_tol))
     assert [r.score for r in res] == [1.0, 1.0, 1.0]
     assert res[0].cos.shape == (18, 7)
-    if jump_tol is not None:  # the owner's own jump at each line's centre, relative to itself
-        np.testing.assert_allclose(res[0].cos[:, 3], 1.0, rtol=1e-3)
+    # the owner's own jump at each line's centre, relative to itself
+    np.testing.assert_allclose(res[0].cos[:, 3], 1.0, rtol=1e-3)
 
 
 def test_default_chunk_is_cache_sized_and_results_do_not_depend_on_it(setup):

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from tafa_jax.bend import bend_statistic, inverse_link, profile_statistic
+from tafa_jax.bend import bend_statistic, inverse_link, profile_statistic, second_differences
 from tafa_jax.data.domains import Domain
 from tafa_jax.nets.network import (
     Network,
@@ -266,19 +266,19 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int):
         y = y.reshape(n, P, -1)
         pat_p = pat_p.reshape(n, P, -1)
         m = P // 2
+        yl = inverse_link(y, cfg.link)
         if P == 3:  # a pair: exactly one owner neuron, k, flips between its ends
             ends = pat_p[:, 0] != pat_p[:, 2]
             clean = (jnp.sum(ends, -1) == 1) & ends[rows_t, kt]
-            owner_bend = bend_statistic(inverse_link(y, cfg.link))
+            owner_bend = bend_statistic(yl)
         else:  # a profile line: neuron k flips across the centre probe's neighbours
             around = pat_p[:, m - 1] != pat_p[:, m + 1]
             clean = (jnp.sum(around, -1) == 1) & around[rows_t, kt]
-            owner_bend = profile_statistic(inverse_link(y, cfg.link))[:, m - 1]
-        # the kink's size: the jump of the owner's slope along v at c, from the probes
-        # next to the centre (the crossing is the centre probe itself)
-        yl = inverse_link(y, cfg.link)
+            owner_bend = profile_statistic(yl)[:, m - 1]
+        # the kink's size: the jump of the owner's slope along v at c (the crossing is
+        # the centre probe itself, so its second difference holds the whole jump)
         step = 2 * half / (P - 1)
-        kink = jnp.linalg.norm(yl[:, m - 1] + yl[:, m + 1] - 2 * yl[:, m], axis=-1) / step
+        kink = jnp.linalg.norm(second_differences(yl)[:, m - 1], axis=-1) / step
         in_domain = jnp.all(domain.contains(probes.reshape(n, P, *shape)), axis=-1)
         ok = clean & in_domain & jnp.all(jnp.isfinite(y), axis=(-1, -2))
         valid = has_flip & jnp.all(ok.reshape(chunk, T), axis=1)

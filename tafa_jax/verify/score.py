@@ -21,9 +21,16 @@ from __future__ import annotations
 import dataclasses
 
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-from tafa_jax.bend import LINKS, bend_statistic, inverse_link, profile_statistic
+from tafa_jax.bend import (
+    LINKS,
+    bend_statistic,
+    inverse_link,
+    profile_statistic,
+    second_differences,
+)
 
 EPS = 1e-12
 
@@ -107,10 +114,10 @@ def pair_stats(
     """
     y = inverse_link(y, link)
     owner_y = inverse_link(owner_y, link)
-    e = y[..., 0, :] + y[..., 2, :] - 2 * y[..., 1, :]
+    e = second_differences(y)[..., 0, :]
     e_norm = jnp.linalg.norm(e, axis=-1)
     b = bend_statistic(y)
-    e_f = owner_y[:, 0, :] + owner_y[:, 2, :] - 2 * owner_y[:, 1, :]
+    e_f = second_differences(owner_y)[:, 0, :]
     cos = jnp.sum(e * e_f, axis=-1) / (e_norm * jnp.linalg.norm(e_f, axis=-1) + EPS)
     return b, cos
 
@@ -130,17 +137,14 @@ def profile_stats(
     y = inverse_link(y, link)
     owner_y = inverse_link(owner_y, link)
     r = profile_statistic(y)
-    e = y[..., :-2, :] + y[..., 2:, :] - 2 * y[..., 1:-1, :]
-    c = owner_y.shape[-2] // 2
-    e_f = owner_y[:, c - 1, :] + owner_y[:, c + 1, :] - 2 * owner_y[:, c, :]  # (K, O)
+    e = second_differences(y)
+    e_f = second_differences(owner_y)[:, owner_y.shape[-2] // 2 - 1]  # (K, O): the centre
     s = jnp.sum(e * e_f[:, None, :], axis=-1) / (jnp.sum(e_f * e_f, axis=-1)[:, None] + EPS)
     return r, s
 
 
-def _shift(a, o: int, fill):
+def _shift(a: np.ndarray, o: int, fill) -> np.ndarray:
     """``a`` shifted by ``o`` cells along the last axis (``out[c] = a[c + o]``), padded."""
-    import numpy as np
-
     if o == 0:
         return a
     out = np.full_like(a, fill)
@@ -152,7 +156,7 @@ def _shift(a, o: int, fill):
 
 
 def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
-                          jump_tol: float | None = None):
+                          jump_tol: float | None = None) -> np.ndarray:
     """``(..., G)``: a group of profile lines matches when one kink cell of its first
     (main) line has a kink within ``tol`` cells on every sibling line too.
 
@@ -163,34 +167,29 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
     lined-up kinks must also have the same jump within ``jump_tol`` (relative): a
     kink's jump is the sum over its cell and its kinked neighbours.
     """
-    import numpy as np
-
-    if jump_tol is not None and jumps is None:
-        raise ValueError("jump_tol needs the relative jumps (profile_stats' second array)")
+    if (jump_tol is None) != (jumps is None):
+        raise ValueError("give both the relative jumps (profile_stats' second array) and "
+                         "jump_tol, or neither")
     if jumps is not None and np.shape(jumps) != np.shape(r):
         raise ValueError(f"jumps must have the profile's shape {np.shape(r)}, "
                          f"got {np.shape(jumps)}")
     kink = np.asarray(r) >= beta  # (..., K, C)
     group = np.asarray(group)
     n_groups = int(group.max()) + 1
-    t = group.size // n_groups
-    shape = (*kink.shape[:-2], n_groups, t, kink.shape[-1])
-    if jumps is None or jump_tol is None:
-        dil = kink.copy()
-        for s in range(1, tol + 1):
-            dil |= _shift(kink, s, False) | _shift(kink, -s, False)
-        kink, dil = kink.reshape(shape), dil.reshape(shape)
-        together = kink[..., 0, :] & np.all(dil, axis=-2)
-        return np.any(together, axis=-1).astype(np.float32)
-    s = np.where(kink, np.asarray(jumps, np.float32), 0.0)
-    jump = s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)  # a kink split over two cells
-    kink, jump = kink.reshape(shape), jump.reshape(shape)
-    main, j0 = kink[..., :1, :], jump[..., :1, :]  # (..., G, 1, C)
-    near = np.zeros(kink.shape, bool)
+    shape = (*kink.shape[:-2], n_groups, group.size // n_groups, kink.shape[-1])
+    jump = None
+    if jumps is not None:
+        s = np.where(kink, np.asarray(jumps, np.float32), 0.0)
+        jump = (s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)).reshape(shape)  # split kinks
+    kink = kink.reshape(shape)
+    near = np.zeros(kink.shape, bool)  # a kink within tol cells (with the main line's jump)
     for o in range(-tol, tol + 1):
-        k_o, j_o = _shift(kink, o, False), _shift(jump, o, 0.0)
-        near |= k_o & (np.abs(j_o - j0) <= jump_tol * np.abs(j0))
-    together = main[..., 0, :] & np.all(near[..., 1:, :], axis=-2)
+        hit = _shift(kink, o, False)  # may be ``kink`` itself: never modify in place
+        if jump is not None:
+            j0 = jump[..., :1, :]
+            hit = hit & (np.abs(_shift(jump, o, 0.0) - j0) <= jump_tol * np.abs(j0))
+        near |= hit
+    together = kink[..., 0, :] & np.all(near[..., 1:, :], axis=-2)
     return np.any(together, axis=-1).astype(np.float32)
 
 
