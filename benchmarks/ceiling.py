@@ -1,23 +1,28 @@
 """What limits the warfarin fingerprint: a white-box ceiling and the best black-box rules.
 
-For the default fingerprints' boundaries (owner first-layer neurons, at the
-groups' centres) it measures, white-box, how every suspect's own first layer
-sits there: the best-aligned neuron's ``|cos|`` with the owner's and its
-distance to the centre. An *oracle* that may read those weights calls a group
-matched when some suspect neuron is aligned (``|cos| >= c``) and within ``H`` of
-the centre; its ARUC is what a perfect measurement of the boundary's
-orientation and position would reach. Then it scores, black-box, on the same
-zoo and on a held-out zoo, several fingerprint keys each:
+For a fingerprint set's boundaries (owner first-layer neurons, at the groups'
+centres) it measures, white-box, how every suspect's own first layer sits
+there: the best-aligned neuron's ``|cos|`` with the owner's and its distance to
+the centre. An *oracle* that may read those weights calls a group matched when
+some suspect neuron is aligned (``|cos| >= c``) and within ``H`` of the centre;
+its ARUC is what a perfect measurement of the boundary's orientation and
+position would reach. It does so for the default pairs' 20 groups and for the
+profile rule's 5 groups, and reports, per suspect kind, how well the best
+suspect neuron aligns with each of those boundaries (where the 80 % fine-pruned
+copies sit against the independent models). Then it scores, black-box, on the
+same zoo and on a held-out zoo, several fingerprint keys each:
 
 - the default rule (3-probe pairs, 20 groups of 5, 300 queries), and the same
   rule with as many queries as the profile rule (273 groups, 4095 queries);
 - profile lines (41 probes over a 2.0-long line through each pair's centre,
-  4100 queries) on the steepest boundaries, kinks lined up across the 5 lines
-  of a group; then lined-up kinks must also have the same jump relative to the
-  owner's (``MatchConfig(profile_jump_tol=0.5)``); then the boundaries with the
-  largest kinks are chosen (``SelectConfig("kink")``): ``WARFARIN.rule("profile")``;
-  and the same rule on candidate lines 64 long (32 x 2.0, the length the line
-  length defaults to), whose fingerprints lie far from the data.
+  4100 queries), 20 groups of 5 on the steepest boundaries, kinks lined up
+  across a group's lines; then lined-up kinks must also have the same jump
+  relative to the owner's (``MatchConfig(profile_jump_tol=0.5)``); then the
+  boundaries with the largest kinks (``SelectConfig("kink")``); then 5 groups of
+  20 lines instead of 20 of 5; then a kink on 16 of the 20 lines suffices
+  (``profile_quorum=0.8``): ``WARFARIN.rule("profile")``; and that rule on
+  candidate lines 64 long (32 x 2.0, the length the line length defaults to),
+  whose fingerprints lie far from the data.
 
     python benchmarks/ceiling.py [--out benchmarks/results] [--keys 5] [--quick]
 """
@@ -85,7 +90,16 @@ def oracle_scores(cos: np.ndarray, dist: np.ndarray, c_min: float, h: float) -> 
     return float(np.mean(np.any((cos >= c_min) & (dist <= h), axis=1)))
 
 
-def oracle(net, params, fps, zoo) -> dict:
+def kind_name(member) -> str:
+    """A suspect's kind, with its pruning ratio where it has one (``"fineprune 0.8"``)."""
+    ratio = member.settings.get("ratio")
+    return member.kind if ratio is None else f"{member.kind} {ratio}"
+
+
+def oracle(fps, params, zoo) -> dict:
+    """White-box oracle rows over ``ORACLE_COS x ORACLE_SHIFT`` at ``fps``'s group centres,
+    and per kind the best-aligned suspect neuron's ``|cos|`` (median, 10th percentile,
+    max over suspects and boundaries; ``"negative"`` pools the independent models)."""
     w_own, _, _ = first_layer(params)
     first = np.array([np.flatnonzero(fps.group == g)[0] for g in range(fps.n_groups)])
     centres = fps.probes[first, fps.n_probes // 2].astype(np.float64)
@@ -107,17 +121,22 @@ def oracle(net, params, fps, zoo) -> dict:
             kinds: dict[str, list[float]] = {}
             for m, ex, c, d in per.values():
                 if not ex:
-                    kinds.setdefault(m.kind, []).append(oracle_scores(c, d, c_min, h))
+                    kinds.setdefault(kind_name(m), []).append(oracle_scores(c, d, c_min, h))
             s = summarize(np.array(pos), np.array(neg))
             rows.append({"cos_min": c_min, "shift_max": h, "aruc": s["aruc"],
                          "roc_auc": s["roc_auc"], "tpr_at_1fpr": s["tpr_at_1fpr"],
                          "max_negative": max(neg),
                          "kind_means": {k: float(np.mean(v)) for k, v in kinds.items()}})
-    best_neg = np.concatenate([c.max(axis=1) for m, ex, c, d in per.values()
-                               if m.group == "negative"])
-    return {"rows": rows, "negative_best_cos": {
-        "median": float(np.median(best_neg)), "p99": float(np.percentile(best_neg, 99)),
-        "max": float(best_neg.max())}}
+    best: dict[str, list[np.ndarray]] = {}
+    for m, ex, c, _d in per.values():
+        if not ex:
+            best.setdefault("negative" if m.group == "negative" else kind_name(m),
+                            []).append(c.max(axis=1))
+    pooled = {k: np.concatenate(v) for k, v in best.items()}
+    return {"groups": fps.n_groups, "rows": rows,
+            "best_cos": {k: {"median": float(np.median(v)), "p10": float(np.percentile(v, 10)),
+                             "p99": float(np.percentile(v, 99)), "max": float(np.max(v))}
+                         for k, v in pooled.items()}}
 
 
 def black_box(net, params, domain, zoo, key, n_keys: int) -> list[dict]:
@@ -146,17 +165,20 @@ def main(argv=None) -> int:
     for name, k in (("design", k_zoo), ("heldout", jax.random.fold_in(k_zoo, 1))):
         zdir = str(out / f"design_zoo_{size}") + ("" if name == "design" else "_heldout")
         zoo = make_zoo(WARFARIN, zdir, net, params, data, k, size=size)
-        fps = generate(net, params, data.domain, WARFARIN.generation, k_fp)
-        print(f"{name} zoo:", flush=True)
-        orc = oracle(net, params, fps, zoo)
-        for r in orc["rows"]:
-            print(f"  oracle |cos|>={r['cos_min']} shift<={r['shift_max']}: ARUC {r['aruc']:.3f} "
-                  f"AUC {r['roc_auc']:.3f} TPR1 {r['tpr_at_1fpr']:.2f} "
-                  f"maxneg {r['max_negative']:.2f}", flush=True)
-        print("  negatives' best-aligned neuron |cos|:", orc["negative_best_cos"], flush=True)
+        oracles = {}
+        for rule in ("pairs", "profile"):
+            fps = generate(net, params, data.domain, WARFARIN.rule(rule)[0], k_fp)
+            orc = oracles[rule] = oracle(fps, params, zoo)
+            print(f"{name} zoo, oracle at the {rule} rule's {orc['groups']} groups:", flush=True)
+            for r in orc["rows"]:
+                print(f"  |cos|>={r['cos_min']} shift<={r['shift_max']}: ARUC {r['aruc']:.3f} "
+                      f"AUC {r['roc_auc']:.3f} TPR1 {r['tpr_at_1fpr']:.2f} "
+                      f"maxneg {r['max_negative']:.2f}", flush=True)
+            print("  best-aligned |cos| medians:",
+                  {k: round(v["median"], 2) for k, v in orc["best_cos"].items()}, flush=True)
         n_pos = sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded)
         n_neg = sum(1 for r in zoo.records if r.member.group == "negative")
-        result["zoos"][name] = {"positives": n_pos, "negatives": n_neg, "oracle": orc,
+        result["zoos"][name] = {"positives": n_pos, "negatives": n_neg, "oracle": oracles,
                                 "black_box": black_box(net, params, data.domain, zoo, k_fp,
                                                        n_keys)}
     result["wall_s"] = time.perf_counter() - t0
@@ -165,29 +187,37 @@ def main(argv=None) -> int:
     return 0
 
 
+KIND_COLUMNS = ("ftal_large", "rtal", "fineprune 0.6", "fineprune 0.8")
+
+
 def to_markdown(result) -> str:
     lines = ["# What limits the warfarin fingerprint", "",
              f"Data: {result['data']}; owner test MAE {result['owner_test_mae']:.2f}. "
              f"Machine: {result['machine'].get('cpu', '?')}. "
              "Regenerate: `python benchmarks/ceiling.py`.", ""]
+    cols = KIND_COLUMNS
     for name, z in result["zoos"].items():
-        nb = z["oracle"]["negative_best_cos"]
-        lines += [f"## {name} zoo ({z['positives']} positives, {z['negatives']} negatives)", "",
-                  "White-box oracle (a suspect first-layer neuron, with a non-zero output "
-                  "weight, aligned with the owner's boundary and near the group's centre), "
-                  "default fingerprints' 20 groups:", "",
-                  "| aligned | within | ARUC | ROC-AUC | TPR@1%FPR | max negative | "
-                  "FTAL-large | RTAL | fine-pruning |", "|---|---|---|---|---|---|---|---|---|"]
-        for r in z["oracle"]["rows"]:
-            km = r["kind_means"]
-            lines.append(f"| \\|cos\\| >= {r['cos_min']} | {r['shift_max']} | {r['aruc']:.3f} | "
-                         f"{r['roc_auc']:.3f} | {r['tpr_at_1fpr']:.2f} | "
-                         f"{r['max_negative']:.2f} | {km.get('ftal_large', float('nan')):.2f} | "
-                         f"{km.get('rtal', float('nan')):.2f} | "
-                         f"{km.get('fineprune', float('nan')):.2f} |")
-        lines += ["", f"Negatives' best-aligned neuron per boundary: median |cos| "
-                  f"{nb['median']:.3f}, 99th percentile {nb['p99']:.3f}, max {nb['max']:.3f}.",
-                  "", "Black-box rules (mean ± sd over fingerprint keys):", "",
+        lines += [f"## {name} zoo ({z['positives']} positives, {z['negatives']} negatives)", ""]
+        for rule, orc in z["oracle"].items():
+            lines += ["White-box oracle (a suspect first-layer neuron, with a non-zero output "
+                      "weight, aligned with the owner's boundary and near the group's centre) "
+                      f"at the {rule} rule's {orc['groups']} groups; kind columns are mean "
+                      "rates:", "",
+                      "| aligned | within | ARUC | ROC-AUC | TPR@1%FPR | max negative | "
+                      + " | ".join(cols) + " |", "|---|---|---|---|---|---|" + "---|" * len(cols)]
+            for r in orc["rows"]:
+                km = r["kind_means"]
+                lines.append(f"| \\|cos\\| >= {r['cos_min']} | {r['shift_max']} | "
+                             f"{r['aruc']:.3f} | {r['roc_auc']:.3f} | {r['tpr_at_1fpr']:.2f} | "
+                             f"{r['max_negative']:.2f} | "
+                             + " | ".join(f"{km.get(c, float('nan')):.2f}" for c in cols) + " |")
+            lines += ["", f"Best-aligned suspect neuron at each of the {rule} rule's boundaries, "
+                      "|cos| with the owner's, over suspects and boundaries:", "",
+                      "| kind | median | 10th pct | 99th pct | max |", "|---|---|---|---|---|"]
+            lines += [f"| {k} | {v['median']:.2f} | {v['p10']:.2f} | {v['p99']:.2f} | "
+                      f"{v['max']:.2f} |" for k, v in sorted(orc["best_cos"].items())]
+            lines.append("")
+        lines += ["Black-box rules (mean ± sd over fingerprint keys):", "",
                   "| rule | queries | ARUC | ROC-AUC | TPR@1%FPR |", "|---|---|---|---|---|"]
         for r in z["black_box"]:
             lines.append(f"| {r['variant']} | {r['queries_per_suspect']} | " + " | ".join(

@@ -128,12 +128,16 @@ def profile_variants(m: int) -> list[tuple[str, GenerationConfig, MatchConfig]]:
     pairs = dataclasses.replace(WARFARIN.generation, n_pairs=273, n_candidates=4 * m)
     prof, prof_match = WARFARIN.rule("profile")
     prof = dataclasses.replace(prof, n_candidates=m)
-    steep = dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="steep"))
+    every = dataclasses.replace(prof_match, profile_quorum=1.0)
+    twenty = dataclasses.replace(prof, n_pairs=20, siblings=5)  # 20 groups of 5 lines
+    steep = dataclasses.replace(twenty, select=dataclasses.replace(prof.select, rule="steep"))
     return [("default rule, 273 groups of 5 (4095 queries)", pairs, WARFARIN.match),
-            ("profile lines, steepest first, kinks lined up", steep,
-             dataclasses.replace(prof_match, profile_jump_tol=None)),
-            ("+ the same jump relative to the owner's", steep, prof_match),
-            ("+ largest kinks first (PROFILE RULE)", prof, prof_match),
+            ("profile lines, 20 groups of 5, steepest first, kinks lined up", steep,
+             dataclasses.replace(every, profile_jump_tol=None)),
+            ("+ the same jump relative to the owner's", steep, every),
+            ("+ largest kinks first (the previous profile rule)", twenty, every),
+            ("+ 5 groups of 20 lines, kink on every line", prof, every),
+            ("+ kink on 16 of the 20 lines (PROFILE RULE)", prof, prof_match),
             ("profile rule on 64-long candidate lines (far out)",
              dataclasses.replace(prof, line_length=None), prof_match)]
 

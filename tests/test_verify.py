@@ -228,8 +228,8 @@ def test_profile_jump_tolerance_on_hand_made_profiles():
         profile_group_matches(*args, s.reshape(9, 9)[:, :3], 0.2)
 
 
-@pytest.mark.parametrize("jump_tol", [None, 0.05])
-def test_profile_fingerprints_match_the_owner_and_its_copies(setup, jump_tol):
+@pytest.mark.parametrize(("jump_tol", "quorum"), [(None, 1.0), (0.05, 1.0), (0.05, 0.6)])
+def test_profile_fingerprints_match_the_owner_and_its_copies(setup, jump_tol, quorum):
     net, owner, _, others = setup
     cfg = GenerationConfig(n_pairs=6, n_candidates=256, distances=(0.2,), grid=24, chunk=128,
                            probes=9, siblings=3, spread=0.3)
@@ -238,7 +238,8 @@ def test_profile_fingerprints_match_the_owner_and_its_copies(setup, jump_tol):
     perm = permute_hidden(net, owner, jax.random.key(3))
     resc = rescale_relu(net, owner, jax.random.key(4))
     zoo = ZooSuspects(net, nets.stack([owner, perm, resc]), ["owner", "perm", "rescale"])
-    res = verify(fps, [zoo], MatchConfig(beta=0.05, profile_jump_tol=jump_tol))
+    res = verify(fps, [zoo], MatchConfig(beta=0.05, profile_jump_tol=jump_tol,
+                                         profile_quorum=quorum))
     assert [r.score for r in res] == [1.0, 1.0, 1.0]
     assert res[0].cos.shape == (18, 7)
     # the owner's own jump at each line's centre, relative to itself
@@ -267,3 +268,36 @@ def test_group_matches_with_same_sign():
                     [1, -1, 1, 1, 1, 1]], np.float32)  # mixed signs in group 0
     np.testing.assert_array_equal(group_matches(m, group), [[1, 1], [1, 0]])
     np.testing.assert_array_equal(group_matches(m, group, cos), [[1, 1], [0, 0]])
+
+
+def test_profile_quorum_counts_the_lines_that_show_the_kink():
+    from tafa_jax.verify.score import profile_group_matches
+
+    r = np.zeros((2, 5, 9), np.float32)  # 2 groups of 5 lines
+    r[0, :, 4] = 1.0
+    r[0, 3, 4] = 0.0  # one sibling misses the kink: 4 of 5 lines show it
+    r[1, :2, 4] = 1.0  # 2 of 5 lines
+    group = np.repeat(np.arange(2), 5)
+    flat = r.reshape(10, 9)
+    np.testing.assert_array_equal(profile_group_matches(flat, group, 0.5, 1), [0, 0])
+    np.testing.assert_array_equal(profile_group_matches(flat, group, 0.5, 1, quorum=0.8), [1, 0])
+    np.testing.assert_array_equal(profile_group_matches(flat, group, 0.5, 1, quorum=0.4), [1, 1])
+    # verify's scorer takes the quorum from the match config
+    from types import SimpleNamespace
+
+    from tafa_jax.verify.verify import score_pairs
+
+    lines = SimpleNamespace(n_probes=11, group=group)  # 9 cells = 11 probes - 2
+    for q, want in ((1.0, [0, 0]), (0.8, [1, 0])):
+        cfg = MatchConfig(beta=0.5, profile_quorum=q)
+        _, g = score_pairs(flat, np.zeros_like(flat), lines, cfg)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(g, want)
+    # the main line must show it whatever the quorum
+    r[1, 0, 4] = 0.0
+    np.testing.assert_array_equal(
+        profile_group_matches(r.reshape(10, 9), group, 0.5, 1, quorum=0.2), [1, 0])
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="profile_quorum"):
+            MatchConfig(profile_quorum=bad)
+        with pytest.raises(ValueError, match="quorum"):
+            profile_group_matches(flat, group, 0.5, 1, quorum=bad)

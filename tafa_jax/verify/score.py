@@ -19,6 +19,7 @@ when its score (the rate) is >= ``tau``.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax.numpy as jnp
 import numpy as np
@@ -65,6 +66,11 @@ class MatchConfig:
         Jumps are projected on the owner's, which is exact for a scalar output;
         with vector outputs a re-trained head can turn a copy's jump away from
         the owner's, and the test then fails it (measured on warfarin only).
+      profile_quorum: for profile fingerprints, the fraction of a group's lines (its
+        main line included) that must show the lined-up kink. 1.0: every line. With
+        many lines per group a quorum below 1 keeps a copy whose boundary tilted
+        away on a few lines, while an independent model's chance alignments still
+        fail (warfarin: 20 lines per group, 0.8; ``docs/method.md``).
       same_sign: a group of sibling pairs matches only when its bends all point the
         same way relative to the owner's (all agree with the owner, or all are
         flipped). The siblings sit on one owner neuron, so in a copy they share
@@ -82,6 +88,7 @@ class MatchConfig:
     tau: float = 0.5
     profile_tol: int = 1
     profile_jump_tol: float | None = None
+    profile_quorum: float = 1.0
     same_sign: bool = False
 
     def __post_init__(self) -> None:
@@ -99,6 +106,9 @@ class MatchConfig:
             raise ValueError(f"profile_tol must be >= 0 cells, got {self.profile_tol}")
         if self.profile_jump_tol is not None and not self.profile_jump_tol > 0:
             raise ValueError(f"profile_jump_tol must be > 0 or None, got {self.profile_jump_tol}")
+        if not 0 < self.profile_quorum <= 1:
+            raise ValueError(f"profile_quorum must be a fraction of a group's lines in (0, 1], "
+                             f"got {self.profile_quorum}")
         if self.min_cos is not None and not -1 <= self.min_cos <= 1:
             raise ValueError(f"min_cos must be in [-1, 1], got {self.min_cos}")
 
@@ -156,9 +166,11 @@ def _shift(a: np.ndarray, o: int, fill) -> np.ndarray:
 
 
 def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
-                          jump_tol: float | None = None) -> np.ndarray:
+                          jump_tol: float | None = None, quorum: float = 1.0) -> np.ndarray:
     """``(..., G)``: a group of profile lines matches when one kink cell of its first
-    (main) line has a kink within ``tol`` cells on every sibling line too.
+    (main) line has a kink within ``tol`` cells on enough sibling lines too: with
+    them, on at least ``ceil(quorum * T)`` of the group's ``T`` lines (every line
+    when ``quorum`` is 1).
 
     The owner's boundary is parallel on all lines of a group; a pirated copy's
     moved boundary stays (nearly) parallel, so its kinks line up across lines.
@@ -170,6 +182,8 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
     if (jump_tol is None) != (jumps is None):
         raise ValueError("give both the relative jumps (profile_stats' second array) and "
                          "jump_tol, or neither")
+    if not 0 < quorum <= 1:
+        raise ValueError(f"quorum must be a fraction of a group's lines in (0, 1], got {quorum}")
     if jumps is not None and np.shape(jumps) != np.shape(r):
         raise ValueError(f"jumps must have the profile's shape {np.shape(r)}, "
                          f"got {np.shape(jumps)}")
@@ -189,7 +203,8 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
             j0 = jump[..., :1, :]
             hit = hit & (np.abs(_shift(jump, o, 0.0) - j0) <= jump_tol * np.abs(j0))
         near |= hit
-    together = kink[..., 0, :] & np.all(near[..., 1:, :], axis=-2)
+    need = math.ceil(quorum * shape[-2] - 1e-9) - 1  # sibling lines besides the main one
+    together = kink[..., 0, :] & (np.sum(near[..., 1:, :], axis=-2) >= need)
     return np.any(together, axis=-1).astype(np.float32)
 
 

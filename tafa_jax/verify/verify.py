@@ -84,7 +84,7 @@ def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
         m = (np.asarray(b) >= cfg.beta).any(axis=-1).astype(np.float32)
         jumps = cos if cfg.profile_jump_tol is not None else None
         return m, profile_group_matches(b, fps.group, cfg.beta, cfg.profile_tol, jumps,
-                                        cfg.profile_jump_tol)
+                                        cfg.profile_jump_tol, cfg.profile_quorum)
     m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
     same = np.asarray(cos) if cfg.same_sign else None
     return m, group_matches(m, fps.group, same)
