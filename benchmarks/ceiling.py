@@ -47,7 +47,7 @@ from tafa_jax.pipeline import load_data, machine_info, make_zoo, train_owner  # 
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import summarize  # noqa: E402
 
-ORACLE_COS = (0.8, 0.9)
+ORACLE_COS = (0.7, 0.8, 0.9)
 ORACLE_SHIFT = (0.2, 0.4, 1.0)
 
 
