@@ -66,14 +66,19 @@ def variants(sc: Scenario) -> list[tuple[str, str, GenerationConfig, MatchConfig
     for f in (0.5, 2.0):
         out.append(("distance", f"default rule, d={f * d:g}",
                     dataclasses.replace(g, distances=(f * d,)), m))
-    # warfarin's profile rule carried over by scale: 41 probes over 5 d on the pairs'
+    # warfarin's profile lines carried over by scale: 41 probes over 5 d on the pairs'
     # candidate lines, lined-up kinks with the same jump (not tuned here)
     prof = dataclasses.replace(g, probes=41, distances=(5 * d,), line_length=g.grid * d)
     prof_match = dataclasses.replace(m, same_sign=False, profile_tol=1, profile_jump_tol=0.5)
+    # and warfarin's layout: 5 groups of 20 lines, the kink on 16 of them
+    few = dataclasses.replace(prof, n_pairs=5, siblings=20,
+                              select=dataclasses.replace(prof.select, rule="kink"))
     out += [("profile", "profile lines: 41 probes over 5 d, same jump", prof, prof_match),
             ("profile", "profile lines, largest kinks first",
              dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="kink")),
-             prof_match)]
+             prof_match),
+            ("profile", "largest kinks, 5 groups of 20 lines, kink on 16 of 20", few,
+             dataclasses.replace(prof_match, profile_quorum=0.8))]
     return out
 
 
