@@ -223,7 +223,8 @@ def cmd_verify(args) -> int:
         raise UserError("give a suspect zoo (--zoo DIR) and/or black-box suspects "
                         "(--suspect MODULE:FUNCTION)")
     scen = fps.meta.get("scenario")
-    match = get_scenario(scen).match_for(fps.n_probes) if scen else None
+    match = (get_scenario(scen).match_for(fps.n_probes, fps.n_pairs // fps.n_groups)
+             if scen else None)
     from tafa_jax.verify import MatchConfig
 
     match = match or MatchConfig()

@@ -346,7 +346,7 @@ def run_scenario(
         gcfg = dataclasses.replace(gcfg, n_pairs=n_pairs)
     if distance is not None:
         gcfg = dataclasses.replace(gcfg, distances=(distance,))
-    mcfg = match or scenario.match_for(gcfg.probes)
+    mcfg = match or scenario.match_for(gcfg.probes, gcfg.siblings)
     t = time.perf_counter()
     say("generating fingerprints", 0.75)
     fps = generate(net, params, data.domain, gcfg, k_fp)

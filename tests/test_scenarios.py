@@ -70,5 +70,9 @@ def test_the_matching_rule_follows_the_fingerprints_shape():
 
     assert WARFARIN.match_for(3) == WARFARIN.match
     assert WARFARIN.match_for(41) == WARFARIN.rule("profile")[1]
+    gen, match = WARFARIN.rule("profile")
+    assert WARFARIN.match_for(41, gen.siblings) == match and match.profile_quorum < 1
+    # another group size (an older 5-lines-per-group file): every line, not the quorum
+    assert WARFARIN.match_for(41, 5) == dataclasses.replace(match, profile_quorum=1.0)
     assert WARFARIN.match_for(41) != WARFARIN.match
     assert SKIN.match_for(41) == SKIN.match  # no profile rule: the default, as before
