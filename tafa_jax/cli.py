@@ -118,7 +118,8 @@ def cmd_demo(args) -> int:
     size = "headline"
     if args.quick:  # a reduced configuration for CI and smoke tests
         size = "small"
-        gen = dataclasses.replace(_rule(sc, args.rule)[0], n_candidates=4096, n_pairs=10)
+        full = _rule(sc, args.rule)[0]  # about 50 pairs or lines, whatever the group size
+        gen = dataclasses.replace(full, n_candidates=4096, n_pairs=max(2, 50 // full.siblings))
     t0 = time.perf_counter()
     result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
                            generation=gen, owner_steps=300 if args.quick else None,
@@ -223,8 +224,7 @@ def cmd_verify(args) -> int:
         raise UserError("give a suspect zoo (--zoo DIR) and/or black-box suspects "
                         "(--suspect MODULE:FUNCTION)")
     scen = fps.meta.get("scenario")
-    match = (get_scenario(scen).match_for(fps.n_probes, fps.n_pairs // fps.n_groups)
-             if scen else None)
+    match = get_scenario(scen).match_for(fps.n_probes, fps.lines_per_group) if scen else None
     from tafa_jax.verify import MatchConfig
 
     match = match or MatchConfig()

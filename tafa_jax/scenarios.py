@@ -69,21 +69,22 @@ class Scenario:
             return self.profile
         raise ValueError(f"unknown rule {name!r}; expected 'pairs' or 'profile'")
 
-    def match_for(self, probes: int, lines_per_group: int | None = None) -> MatchConfig:
-        """The matching rule for fingerprints with ``probes`` probes per pair or line:
-        the profile rule's for profile lines where the scenario has one, else the
-        default. A fingerprint set says which rule it needs by its own shape.
+    def match_for(self, probes: int, lines_per_group: int) -> MatchConfig:
+        """The matching rule for fingerprints with ``probes`` probes per pair or line
+        and ``lines_per_group`` pairs or lines per group: the profile rule's for
+        profile lines where the scenario has one, else the default. A fingerprint
+        set says which rule it needs by its own shape.
 
         The profile rule's quorum was measured for its own group size
-        (``siblings`` lines per group); profile fingerprints with another
-        ``lines_per_group`` (an older file, or a custom config) are matched on
-        every line (``profile_quorum=1.0``), as a quorum of 0.8 over 5 lines lets
-        independent models in (docs/method.md).
+        (``siblings`` lines per group); profile fingerprints with another group
+        size (an older file, or a custom config) are matched on every line
+        (``profile_quorum=1.0``), as a quorum of 0.8 over 5 lines let independent
+        models in when tried (docs/method.md).
         """
         if probes <= 3 or self.profile is None:
             return self.match
         gen, match = self.profile
-        if lines_per_group is not None and lines_per_group != gen.siblings:
+        if lines_per_group != gen.siblings:
             return dataclasses.replace(match, profile_quorum=1.0)
         return match
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tafa_jax.cli import main
-from tafa_jax.fingerprint import load
+from tafa_jax.fingerprint import FingerprintSet, load, save
 from tafa_jax.report import load_report
 from tafa_jax.scenarios import WARFARIN
 
@@ -90,6 +90,17 @@ def test_profile_rule_fingerprint_then_verify(demo_dir, tmp_path, capsys):
     assert rep["config"]["match"]["profile_quorum"] == match.profile_quorum < 1
     assert rep["queries_per_suspect"] == fps.n_pairs * 41
     assert "profile lines (41 probes each)" in (tmp_path / "rep" / "report.md").read_text()
+    # the same lines regrouped 5 to a group (as the previous profile rule made them):
+    # verified on every line, not with the 20-line quorum
+    arrays = fps.arrays()
+    first5 = np.flatnonzero(np.arange(fps.n_pairs) % gen.siblings < 5)
+    five = FingerprintSet(**{k: a[first5] for k, a in arrays.items()}, meta=fps.meta)
+    assert five.lines_per_group == 5
+    save(tmp_path / "five.npz", five)
+    assert main(["verify", "--fingerprints", str(tmp_path / "five.npz"), "--zoo",
+                 str(demo_dir / "zoo"), "--out", str(tmp_path / "rep5")]) == 0
+    rep5 = json.loads((tmp_path / "rep5" / "report.json").read_text())
+    assert rep5["config"]["match"]["profile_quorum"] == 1.0
 
 
 def test_report_and_sweep(demo_dir, tmp_path, capsys):

@@ -68,11 +68,10 @@ def test_named_rules_and_their_errors():
 def test_the_matching_rule_follows_the_fingerprints_shape():
     from tafa_jax.scenarios import SKIN, WARFARIN
 
-    assert WARFARIN.match_for(3) == WARFARIN.match
-    assert WARFARIN.match_for(41) == WARFARIN.rule("profile")[1]
     gen, match = WARFARIN.rule("profile")
+    assert WARFARIN.match_for(3, WARFARIN.generation.siblings) == WARFARIN.match
     assert WARFARIN.match_for(41, gen.siblings) == match and match.profile_quorum < 1
+    assert match != WARFARIN.match
     # another group size (an older 5-lines-per-group file): every line, not the quorum
     assert WARFARIN.match_for(41, 5) == dataclasses.replace(match, profile_quorum=1.0)
-    assert WARFARIN.match_for(41) != WARFARIN.match
-    assert SKIN.match_for(41) == SKIN.match  # no profile rule: the default, as before
+    assert SKIN.match_for(41, 20) == SKIN.match  # no profile rule: the default, as before

@@ -87,6 +87,11 @@ class FingerprintSet:
         return int(np.unique(self.group).size)
 
     @property
+    def lines_per_group(self) -> int:
+        """Pairs (or profile lines) per group; groups are equal-sized by construction."""
+        return self.n_pairs // self.n_groups
+
+    @property
     def queries_per_suspect(self) -> int:
         return self.n_pairs * self.n_probes
 

@@ -70,7 +70,8 @@ class MatchConfig:
         main line included) that must show the lined-up kink. 1.0: every line. With
         many lines per group a quorum below 1 keeps a copy whose boundary tilted
         away on a few lines, while an independent model's chance alignments still
-        fail (warfarin: 20 lines per group, 0.8; ``docs/method.md``).
+        fail (warfarin: 20 lines per group, 0.8; ``docs/method.md``). 3-probe pairs
+        ignore it (their groups match on every pair, see ``same_sign``).
       same_sign: a group of sibling pairs matches only when its bends all point the
         same way relative to the owner's (all agree with the owner, or all are
         flipped). The siblings sit on one owner neuron, so in a copy they share
