@@ -70,13 +70,11 @@ def variants(sc: Scenario) -> list[tuple[str, str, GenerationConfig, MatchConfig
     # candidate lines, lined-up kinks with the same jump (not tuned here)
     prof = dataclasses.replace(g, probes=41, distances=(5 * d,), line_length=g.grid * d)
     prof_match = dataclasses.replace(m, same_sign=False, profile_tol=1, profile_jump_tol=0.5)
+    prof_kink = dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="kink"))
     # and warfarin's layout: 5 groups of 20 lines, the kink on 16 of them
-    few = dataclasses.replace(prof, n_pairs=5, siblings=20,
-                              select=dataclasses.replace(prof.select, rule="kink"))
+    few = dataclasses.replace(prof_kink, n_pairs=5, siblings=20)
     out += [("profile", "profile lines: 41 probes over 5 d, same jump", prof, prof_match),
-            ("profile", "profile lines, largest kinks first",
-             dataclasses.replace(prof, select=dataclasses.replace(prof.select, rule="kink")),
-             prof_match),
+            ("profile", "profile lines, largest kinks first", prof_kink, prof_match),
             ("profile", "largest kinks, 5 groups of 20 lines, kink on 16 of 20", few,
              dataclasses.replace(prof_match, profile_quorum=0.8))]
     return out

@@ -86,7 +86,7 @@ def test_profile_rule_fingerprint_then_verify(demo_dir, tmp_path, capsys):
     assert rep["config"]["match"]["profile_jump_tol"] is not None  # the profile rule's match
     # groups of the profile rule's size get its quorum (other sizes: every line)
     gen, match = WARFARIN.rule("profile")
-    assert fps.n_pairs // fps.n_groups == gen.siblings
+    assert fps.lines_per_group == gen.siblings
     assert rep["config"]["match"]["profile_quorum"] == match.profile_quorum < 1
     assert rep["queries_per_suspect"] == fps.n_pairs * 41
     assert "profile lines (41 probes each)" in (tmp_path / "rep" / "report.md").read_text()

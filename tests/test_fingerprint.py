@@ -10,6 +10,7 @@ from tafa_jax import nets
 from tafa_jax.data import image_domain, noise_domain
 from tafa_jax.data.domains import Domain
 from tafa_jax.fingerprint import (
+    FingerprintSet,
     GenerationConfig,
     SearchConfig,
     SelectConfig,
@@ -142,6 +143,12 @@ def test_file_round_trip_permissions_and_tampering(fps, tmp_path):
     trunc.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ValueError, match="truncated|not a readable"):
         load(trunc)
+    # a set whose groups are not contiguous and equal-sized is refused: scoring reads
+    # each group's first line as its main line
+    arrays = fps.arrays()
+    arrays["group"] = arrays["group"][::-1].copy()
+    with pytest.raises(ValueError, match="in order, each of the same size"):
+        FingerprintSet(**arrays, meta=fps.meta)
 
 
 def test_affine_and_smooth_networks_are_refused():

@@ -302,6 +302,13 @@ def test_profile_quorum_counts_the_lines_that_show_the_kink():
     r[1, 0, 4] = 0.0
     np.testing.assert_array_equal(
         profile_group_matches(r.reshape(10, 9), group, 0.5, 1, quorum=0.2), [1, 0])
+    # a group's lines must be contiguous and the groups equal-sized (the first line of
+    # each group is its main line): an interleaved or ragged layout is refused
+    for bad_group in (np.tile(np.arange(2), 5), np.array([0] * 6 + [1] * 4)):
+        with pytest.raises(ValueError, match="in order, each of the same size"):
+            profile_group_matches(flat, bad_group, 0.5, 1)
+    with pytest.raises(ValueError, match="lines"):
+        profile_group_matches(flat[:8], group, 0.5, 1)
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError, match="profile_quorum"):
             MatchConfig(profile_quorum=bad)

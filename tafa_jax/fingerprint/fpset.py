@@ -65,6 +65,7 @@ class FingerprintSet:
             arr = getattr(self, name)
             if arr.shape != (k,):
                 raise ValueError(f"{name} must have shape ({k},), got {arr.shape}")
+        group_layout(self.group)
 
     @property
     def n_pairs(self) -> int:
@@ -88,8 +89,8 @@ class FingerprintSet:
 
     @property
     def lines_per_group(self) -> int:
-        """Pairs (or profile lines) per group; groups are equal-sized by construction."""
-        return self.n_pairs // self.n_groups
+        """Pairs (or profile lines) per group (:func:`group_layout`)."""
+        return group_layout(self.group)[1]
 
     @property
     def queries_per_suspect(self) -> int:
@@ -106,6 +107,26 @@ class FingerprintSet:
         _, arrays["group"] = np.unique(arrays["group"], return_inverse=True)
         arrays["group"] = arrays["group"].astype(np.int32)
         return FingerprintSet(**arrays, meta={**self.meta, "subset_of": self.meta.get("digest")})
+
+
+def group_layout(group) -> tuple[int, int]:
+    """``(G, T)`` for a group array laid out as ``[0]*T + [1]*T + ... + [G-1]*T``.
+
+    Every fingerprint set has this layout (a group's pairs or lines are contiguous,
+    its first one is the main line, all groups are the same size); scoring profile
+    lines relies on it, so anything else is refused.
+    """
+    group = np.asarray(group)
+    if group.ndim != 1 or group.size == 0:
+        raise ValueError(f"group must be a non-empty 1-D array, got shape {group.shape}")
+    n_groups = int(group.max()) + 1
+    per = group.size // n_groups
+    if per * n_groups != group.size or not np.array_equal(
+            group, np.repeat(np.arange(n_groups), per)):
+        raise ValueError("group must list groups 0..G-1 in order, each of the same size "
+                         f"(e.g. [0, 0, 1, 1]); got {group[:12].tolist()}"
+                         + (" ..." if group.size > 12 else ""))
+    return n_groups, per
 
 
 def content_digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:

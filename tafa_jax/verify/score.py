@@ -32,6 +32,7 @@ from tafa_jax.bend import (
     profile_statistic,
     second_differences,
 )
+from tafa_jax.fingerprint.fpset import group_layout
 
 EPS = 1e-12
 
@@ -189,20 +190,22 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
         raise ValueError(f"jumps must have the profile's shape {np.shape(r)}, "
                          f"got {np.shape(jumps)}")
     kink = np.asarray(r) >= beta  # (..., K, C)
-    group = np.asarray(group)
-    n_groups = int(group.max()) + 1
-    shape = (*kink.shape[:-2], n_groups, group.size // n_groups, kink.shape[-1])
+    n_groups, per = group_layout(group)
+    if kink.shape[-2] != n_groups * per:
+        raise ValueError(f"the profile has {kink.shape[-2]} lines, the groups {n_groups * per}")
+    shape = (*kink.shape[:-2], n_groups, per, kink.shape[-1])
     jump = None
-    if jumps is not None:
+    if jumps is not None and jump_tol is not None:
         s = np.where(kink, np.asarray(jumps, np.float32), 0.0)
         jump = (s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)).reshape(shape)  # split kinks
+        j0 = jump[..., :1, :]  # the main line's jump: every sibling's reference
+        slack = jump_tol * np.abs(j0)
     kink = kink.reshape(shape)
     near = np.zeros(kink.shape, bool)  # a kink within tol cells (with the main line's jump)
     for o in range(-tol, tol + 1):
         hit = _shift(kink, o, False)  # may be ``kink`` itself: never modify in place
         if jump is not None:
-            j0 = jump[..., :1, :]
-            hit = hit & (np.abs(_shift(jump, o, 0.0) - j0) <= jump_tol * np.abs(j0))
+            hit = hit & (np.abs(_shift(jump, o, 0.0) - j0) <= slack)
         near |= hit
     need = math.ceil(quorum * shape[-2] - 1e-9) - 1  # sibling lines besides the main one
     together = kink[..., 0, :] & (np.sum(near[..., 1:, :], axis=-2) >= need)
