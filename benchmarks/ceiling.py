@@ -34,16 +34,20 @@ import sys
 import time
 from pathlib import Path
 
-import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from design_study import keyed_row, profile_variants, write_result  # noqa: E402
+from design_study import (  # noqa: E402
+    keyed_row,
+    owner_and_zoos,
+    profile_variants,
+    write_result,
+)
 
 from tafa_jax.fingerprint import generate  # noqa: E402
-from tafa_jax.pipeline import load_data, machine_info, make_zoo, train_owner  # noqa: E402
+from tafa_jax.pipeline import machine_info  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import summarize  # noqa: E402
 
@@ -153,18 +157,12 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small zoo, one key (a smoke run)")
     args = ap.parse_args(argv)
     out = Path(args.out)
-    key = jax.random.key(0)
-    k_owner, k_zoo, k_fp = jax.random.split(key, 3)
-    data = load_data(WARFARIN)
-    net, params, mae = train_owner(WARFARIN, data, k_owner, steps=300 if args.quick else None)
-    size = "small" if args.quick else "headline"
+    t0 = time.perf_counter()
+    data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
     n_keys = 1 if args.quick else args.keys
     result = {"scenario": "warfarin", "data": data.source, "owner_test_mae": mae,
               "machine": machine_info(), "zoos": {}}
-    t0 = time.perf_counter()
-    for name, k in (("design", k_zoo), ("heldout", jax.random.fold_in(k_zoo, 1))):
-        zdir = str(out / f"design_zoo_{size}") + ("" if name == "design" else "_heldout")
-        zoo = make_zoo(WARFARIN, zdir, net, params, data, k, size=size)
+    for name, zoo in zoos:
         oracles = {}
         for rule in ("pairs", "profile"):
             fps = generate(net, params, data.domain, WARFARIN.rule(rule)[0], k_fp)

@@ -142,6 +142,24 @@ def profile_variants(m: int) -> list[tuple[str, GenerationConfig, MatchConfig]]:
              dataclasses.replace(prof, line_length=None), prof_match)]
 
 
+def owner_and_zoos(out: Path, quick: bool):
+    """The warfarin owner and the two zoos of the multi-key studies (``ceiling.py``,
+    ``profile_scorer.py``): the design zoo and a held-out zoo built from another key,
+    each under ``out`` (built if missing; ``quick``: a 300-step owner, small zoos).
+
+    Returns ``(data, (net, params, test_mae), fingerprint_key, [(name, zoo), ...])``.
+    """
+    k_owner, k_zoo, k_fp = jax.random.split(jax.random.key(0), 3)
+    data = load_data(WARFARIN)
+    net, params, mae = train_owner(WARFARIN, data, k_owner, steps=300 if quick else None)
+    size = "small" if quick else "headline"
+    zoos = []
+    for name, k in (("design", k_zoo), ("heldout", jax.random.fold_in(k_zoo, 1))):
+        zdir = str(out / f"design_zoo_{size}") + ("" if name == "design" else "_heldout")
+        zoos.append((name, make_zoo(WARFARIN, zdir, net, params, data, k, size=size)))
+    return data, (net, params, mae), k_fp, zoos
+
+
 def keyed_row(name: str, net, params, domain: Domain, gcfg: GenerationConfig,
               mcfg: MatchConfig, zoo, key, n_keys: int) -> dict:
     """One rule scored with ``n_keys`` fingerprint keys: mean, sd and every run of ARUC,

@@ -116,13 +116,14 @@ WARFARIN = Scenario(
     fingerprint_domain="normal",
     # 5 groups of 20 profile lines, 41 probes over 2.0 (4100 queries per suspect), on
     # the same candidate lines as the pairs (12.8 long: 32 x 0.4), so near the data;
-    # the 5 owner neurons with the largest kinks; a group matches when the kink lines up,
-    # with the same relative jump, on at least 16 of its 20 lines
+    # the 5 owner neurons with the largest kinks; a group matches when, at some position,
+    # at least 16 of its 20 lines have a kink within one cell whose relative jump is
+    # within 50 % of those lines' median jump
     profile=(GenerationConfig(n_pairs=5, n_candidates=16384, distances=(2.0,), grid=32,
                               line_length=12.8, chunk=2048, direction="normal",
                               move_binary=True, siblings=20, spread=0.5, probes=41,
                               select=SelectConfig("kink", 1, 1.0, 0.2)),
-             MatchConfig(mode="absolute", beta=0.1, profile_tol=1, profile_jump_tol=0.5,
+             MatchConfig(mode="absolute", beta=0.05, profile_tol=1, profile_jump_tol=0.5,
                          profile_quorum=0.8)),
 )
 

@@ -6,6 +6,7 @@ positive finite numbers, ratios present) and that the arms agree numerically.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -218,3 +219,28 @@ def test_fixture_study_variants_and_table_say_which_data():
     assert "**Data: FIXTURE: random images (not real data).**" in md
     assert "| rule | x | 0.500 | 0.750 | 0.50 | rtal (0.10) | 0.20 | - | 300 |" in md
     assert "error: too few pairs" in md
+
+
+def test_profile_scorer_compares_the_first_line_test_with_the_median_test():
+    import profile_scorer
+
+    from tafa_jax.scenarios import WARFARIN
+    from tafa_jax.verify.score import profile_group_matches
+
+    _, match = WARFARIN.rule("profile")
+    rows = profile_scorer.variants(match)
+    assert [first for _, _, first in rows] == [True, False, False, False]
+    assert sum("PROFILE RULE" in name for name, _, _ in rows) == 1
+    # 2 groups of 5 lines; every line has its kink at cell 4 with relative jump 0.8,
+    # except that group 0's first line merged it with a neighbour's (jump 0.3)
+    r = np.zeros((2, 5, 9), np.float32)
+    r[:, :, 4] = 1.0
+    s = np.where(r > 0, 0.8, 0.0).astype(np.float32)
+    s[0, 0, 4] = 0.3
+    group = np.repeat(np.arange(2), 5)
+    cfg = dataclasses.replace(match, beta=0.5, profile_quorum=0.8)
+    old = profile_scorer.first_line_matches(r.reshape(10, 9), s.reshape(10, 9), group, cfg)
+    new = profile_group_matches(r.reshape(10, 9), group, cfg.beta, cfg.profile_tol,
+                                s.reshape(10, 9), cfg.profile_jump_tol, cfg.profile_quorum)
+    np.testing.assert_array_equal(old, [0, 1])  # the first line was every line's reference
+    np.testing.assert_array_equal(new, [1, 1])  # now it costs that line alone

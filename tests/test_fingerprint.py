@@ -143,8 +143,8 @@ def test_file_round_trip_permissions_and_tampering(fps, tmp_path):
     trunc.write_bytes(path.read_bytes()[:200])
     with pytest.raises(ValueError, match="truncated|not a readable"):
         load(trunc)
-    # a set whose groups are not contiguous and equal-sized is refused: scoring reads
-    # each group's first line as its main line
+    # a set whose groups are not contiguous and equal-sized is refused: scoring reshapes
+    # the lines into (groups, lines per group)
     arrays = fps.arrays()
     arrays["group"] = arrays["group"][::-1].copy()
     with pytest.raises(ValueError, match="in order, each of the same size"):

@@ -213,13 +213,25 @@ def test_profile_jump_tolerance_on_hand_made_profiles():
     args = (r.reshape(9, 9), group, 0.5, 1)
     np.testing.assert_array_equal(profile_group_matches(*args), [1, 1, 1])
     np.testing.assert_array_equal(profile_group_matches(*args, s.reshape(9, 9), 0.2), [1, 0, 1])
-    # the main line's kink at cell 3 matches the sibling's one cell on, although the
-    # main line's own window at the sibling's cell also holds another neuron's kink
+    # the first line's kink at cell 3 lines up with the second line's one cell on,
+    # although the first line also holds another neuron's kink two cells on
     r2, s2 = np.zeros((2, 9), np.float32), np.zeros((2, 9), np.float32)
     r2[0, [3, 5]], s2[0, [3, 5]] = 1, [0.8, 5.0]
     r2[1, 4], s2[1, 4] = 1, 0.8
     np.testing.assert_array_equal(profile_group_matches(r2, np.zeros(2, int), 0.5, 1, s2, 0.2),
                                   [1])
+    # the reference jump is the lines' median, not the first line's: a first line whose
+    # kink merged with a neighbour's (jump 0.3) costs that line alone, while lines of
+    # three different jumps never agree with their median on more than one line
+    r5, s5 = np.zeros((2, 5, 9), np.float32), np.zeros((2, 5, 9), np.float32)
+    r5[:, :, 4] = 1
+    s5[0, :, 4] = [0.3, 0.8, 0.8, 0.8, 0.8]
+    s5[1, :, 4] = [0.8, 0.2, 3.0, 0.2, 3.0]
+    g5 = np.repeat(np.arange(2), 5)
+    got = profile_group_matches(r5.reshape(10, 9), g5, 0.5, 1, s5.reshape(10, 9), 0.2, 0.8)
+    np.testing.assert_array_equal(got, [1, 0])
+    np.testing.assert_array_equal(  # ... and every line is needed at quorum 1
+        profile_group_matches(r5.reshape(10, 9), g5, 0.5, 1, s5.reshape(10, 9), 0.2), [0, 0])
     with pytest.raises(ValueError, match="profile_jump_tol"):
         MatchConfig(profile_jump_tol=0.0)
     with pytest.raises(ValueError, match="give both"):
@@ -298,12 +310,15 @@ def test_profile_quorum_counts_the_lines_that_show_the_kink():
     one = np.zeros(25, int)
     np.testing.assert_array_equal(profile_group_matches(r25, one, 0.5, 1, quorum=0.28), [1])
     np.testing.assert_array_equal(profile_group_matches(r25, one, 0.5, 1, quorum=0.29), [0])
-    # the main line must show it whatever the quorum
-    r[1, 0, 4] = 0.0
+    # no line is the reference: the group's first line missing the kink costs that
+    # line alone (3 of 5 lines still reach a 0.6 quorum, and 1 line a 0.2 one)
+    r[0, 0, 4] = r[1, 0, 4] = 0.0
     np.testing.assert_array_equal(
-        profile_group_matches(r.reshape(10, 9), group, 0.5, 1, quorum=0.2), [1, 0])
-    # a group's lines must be contiguous and the groups equal-sized (the first line of
-    # each group is its main line): an interleaved or ragged layout is refused
+        profile_group_matches(r.reshape(10, 9), group, 0.5, 1, quorum=0.6), [1, 0])
+    np.testing.assert_array_equal(
+        profile_group_matches(r.reshape(10, 9), group, 0.5, 1, quorum=0.2), [1, 1])
+    # a group's lines must be contiguous and the groups equal-sized: an interleaved or
+    # ragged layout is refused
     for bad_group in (np.tile(np.arange(2), 5), np.array([0] * 6 + [1] * 4)):
         with pytest.raises(ValueError, match="in order, each of the same size"):
             profile_group_matches(flat, bad_group, 0.5, 1)

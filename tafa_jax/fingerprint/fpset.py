@@ -113,8 +113,8 @@ def group_layout(group) -> tuple[int, int]:
     """``(G, T)`` for a group array laid out as ``[0]*T + [1]*T + ... + [G-1]*T``.
 
     Every fingerprint set has this layout (a group's pairs or lines are contiguous,
-    its first one is the main line, all groups are the same size); scoring profile
-    lines relies on it, so anything else is refused.
+    all groups are the same size); scoring profile lines relies on it, so anything
+    else is refused.
     """
     group = np.asarray(group)
     if group.ndim != 1 or group.size == 0:

@@ -56,19 +56,20 @@ class MatchConfig:
       min_cos: if not None, also require the bend vectors' cosine >= ``min_cos``.
       abs_cos: compare ``|cos|`` (ignore the bend's sign).
       tau: decision threshold on the score.
-      profile_tol: for profile fingerprints, how many cells apart kinks on sibling
-        lines may be and still count as the same boundary.
-      profile_jump_tol: for profile fingerprints, if not None, kinks on sibling lines
-        count as the same boundary only when their jumps, each measured relative to
-        the owner's jump on its own line, agree within this relative tolerance. The
+      profile_tol: for profile fingerprints, how many cells from a common position a
+        line's kink may be and still count as the same boundary.
+      profile_jump_tol: for profile fingerprints, if not None, lined-up kinks count as
+        the same boundary only when their jumps, each measured relative to the owner's
+        jump on its own line, lie within this relative tolerance of their median over
+        the group's lines. The
         siblings sit on one owner neuron, so a copy's jumps there are one neuron's
         (rescaled alike, even under a re-trained head); an independent model's
         aligned kinks usually come from different neurons with different jumps.
         Jumps are projected on the owner's, which is exact for a scalar output;
         with vector outputs a re-trained head can turn a copy's jump away from
         the owner's, and the test then fails it (measured on warfarin only).
-      profile_quorum: for profile fingerprints, the fraction of a group's lines (its
-        main line included) that must show the lined-up kink. 1.0: every line. With
+      profile_quorum: for profile fingerprints, the fraction of a group's lines that
+        must show the lined-up kink. 1.0: every line. With
         many lines per group a quorum below 1 keeps a copy whose boundary tilted
         away on a few lines, while an independent model's chance alignments still
         fail (warfarin: 20 lines per group, 0.8; ``docs/method.md``). 3-probe pairs
@@ -169,17 +170,22 @@ def _shift(a: np.ndarray, o: int, fill) -> np.ndarray:
 
 def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
                           jump_tol: float | None = None, quorum: float = 1.0) -> np.ndarray:
-    """``(..., G)``: a group of profile lines matches when one kink cell of its first
-    (main) line has a kink within ``tol`` cells on enough sibling lines too: with
-    them, on at least ``ceil(quorum * T)`` of the group's ``T`` lines (every line
-    when ``quorum`` is 1).
+    """``(..., G)``: a group of profile lines matches when, at some cell along its
+    lines, at least ``ceil(quorum * T)`` of its ``T`` lines (every line when
+    ``quorum`` is 1) have a kink within ``tol`` cells of it.
 
     The owner's boundary is parallel on all lines of a group; a pirated copy's
     moved boundary stays (nearly) parallel, so its kinks line up across lines.
     An independent model's kinks line up only by chance. With ``jumps`` (the
-    relative jumps ``(..., K, C)`` of :func:`profile_stats`) and ``jump_tol``, the
-    lined-up kinks must also have the same jump within ``jump_tol`` (relative): a
-    kink's jump is the sum over its cell and its kinked neighbours.
+    relative jumps ``(..., K, C)`` of :func:`profile_stats`) and ``jump_tol``, a
+    line counts only when its kink's jump (the sum over its cell and its kinked
+    neighbours) is within ``jump_tol`` (relative) of the median jump of the
+    group's lines there: one neuron's kinks have one jump. No line is the
+    reference: a kink split badly on one line, or a neighbour's kink next to it,
+    costs that line alone (``docs/method.md``).
+
+    Each line's kink nearest to the cell counts (the cell itself first, then one
+    cell either side, left first, and so on up to ``tol``).
     """
     if (jump_tol is None) != (jumps is None):
         raise ValueError("give both the relative jumps (profile_stats' second array) and "
@@ -195,21 +201,32 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
         raise ValueError(f"the profile has {kink.shape[-2]} lines, the groups {n_groups * per}")
     shape = (*kink.shape[:-2], n_groups, per, kink.shape[-1])
     jump = None
-    if jumps is not None and jump_tol is not None:
+    if jumps is not None:
         s = np.where(kink, np.asarray(jumps, np.float32), 0.0)
         jump = (s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)).reshape(shape)  # split kinks
-        j0 = jump[..., :1, :]  # the main line's jump: every sibling's reference
-        slack = jump_tol * np.abs(j0)
     kink = kink.reshape(shape)
-    near = np.zeros(kink.shape, bool)  # a kink within tol cells (with the main line's jump)
-    for o in range(-tol, tol + 1):
-        hit = _shift(kink, o, False)  # may be ``kink`` itself: never modify in place
+    found = np.zeros(kink.shape, bool)  # (..., G, T, C): a kink within tol cells of the cell
+    value = np.zeros(kink.shape, np.float32)  # the nearest such kink's jump
+    for o in sorted(range(-tol, tol + 1), key=abs):
+        hit = _shift(kink, o, False) & ~found
         if jump is not None:
-            hit = hit & (np.abs(_shift(jump, o, 0.0) - j0) <= slack)
-        near |= hit
-    need = math.ceil(quorum * shape[-2] - 1e-9) - 1  # sibling lines besides the main one
-    together = kink[..., 0, :] & (np.sum(near[..., 1:, :], axis=-2) >= need)
-    return np.any(together, axis=-1).astype(np.float32)
+            value = np.where(hit, _shift(jump, o, 0.0), value)
+        found |= hit
+    support = found
+    if jump is not None and jump_tol is not None:
+        ref = _median_where(value, found)  # (..., G, 1, C): the lines' median jump per cell
+        support = found & (np.abs(value - ref) <= jump_tol * np.abs(ref))
+    need = math.ceil(quorum * per - 1e-9)
+    return np.any(np.sum(support, axis=-2) >= need, axis=-1).astype(np.float32)
+
+
+def _median_where(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Median of ``a`` over axis -2 where ``mask`` holds (0 where it never does), kept dims."""
+    n = np.sum(mask, axis=-2, keepdims=True)
+    srt = np.sort(np.where(mask, a, np.inf), axis=-2)  # the masked values first, in order
+    lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0), axis=-2)
+    hi = np.take_along_axis(srt, np.maximum(n // 2, 0), axis=-2)
+    return np.where(n > 0, (lo + hi) / 2, 0.0)
 
 
 def matches(
