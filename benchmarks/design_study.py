@@ -135,7 +135,7 @@ def profile_variants(m: int) -> list[tuple[str, GenerationConfig, MatchConfig]]:
             ("profile lines, 20 groups of 5, steepest first, kinks lined up", steep,
              dataclasses.replace(every, profile_jump_tol=None)),
             ("+ the same jump relative to the owner's", steep, every),
-            ("+ largest kinks first (the previous profile rule)", twenty, every),
+            ("+ largest kinks first (20 groups of 5)", twenty, every),
             ("+ 5 groups of 20 lines, kink on every line", prof, every),
             ("+ kink on 16 of the 20 lines (PROFILE RULE)", prof, prof_match),
             ("profile rule on 64-long candidate lines (far out)",

@@ -232,6 +232,42 @@ def test_profile_jump_tolerance_on_hand_made_profiles():
     np.testing.assert_array_equal(got, [1, 0])
     np.testing.assert_array_equal(  # ... and every line is needed at quorum 1
         profile_group_matches(r5.reshape(10, 9), g5, 0.5, 1, s5.reshape(10, 9), 0.2), [0, 0])
+    # the reference is the median of the lines that have a kink: a mean (1.68) or a
+    # median counting kink-free lines as 0 would fail these groups
+    r6, s6 = np.zeros((2, 5, 9), np.float32), np.zeros((2, 5, 9), np.float32)
+    r6[0, :, 4], s6[0, :, 4] = 1, [0.8, 0.8, 0.8, 3.0, 3.0]
+    r6[1, :2, 4], s6[1, :2, 4] = 1, 0.8  # 2 of 5 lines have the kink
+    g6 = np.repeat(np.arange(2), 5)
+    for q, want in ((0.6, [1, 0]), (0.4, [1, 1]), (0.8, [0, 0])):
+        got = profile_group_matches(r6.reshape(10, 9), g6, 0.5, 1, s6.reshape(10, 9), 0.2, q)
+        np.testing.assert_array_equal(got, want)
+    # a line read the other way round (cells reversed) gives the same matches; with
+    # kinks on both sides of a cell the one with the larger jump is read
+    rng = np.random.default_rng(0)
+    rr = (rng.random((4, 12, 15)) < 0.25).astype(np.float32)
+    ss = rng.choice([0.5, 0.8, 1.0, 2.0], size=rr.shape).astype(np.float32)
+    g12 = np.repeat(np.arange(3), 4)
+    for q in (0.5, 0.75, 1.0):
+        np.testing.assert_array_equal(
+            profile_group_matches(rr, g12, 0.5, 1, ss, 0.3, q),
+            profile_group_matches(rr[..., ::-1], g12, 0.5, 1, ss[..., ::-1], 0.3, q))
+    r3, s3 = np.zeros((3, 9), np.float32), np.zeros((3, 9), np.float32)
+    r3[0, 4], s3[0, 4] = 1, 0.8
+    r3[1, [3, 5]], s3[1, [3, 5]] = 1, [5.0, 0.8]  # another neuron's kink on one side
+    r3[2, 3], s3[2, 3] = 1, 0.8
+    one3 = np.zeros(3, int)
+    assert (profile_group_matches(r3, one3, 0.5, 1, s3, 0.2)
+            == profile_group_matches(r3[:, ::-1], one3, 0.5, 1, s3[:, ::-1], 0.2))
+    # a non-finite jump is no kink; at least one line is always needed; tol >= 0
+    r2n, s2n = np.zeros((2, 9), np.float32), np.zeros((2, 9), np.float32)
+    r2n[:, 4], s2n[:, 4] = 1, [0.8, np.nan]
+    np.testing.assert_array_equal(
+        profile_group_matches(r2n, np.zeros(2, int), 0.5, 1, s2n, 0.2, 0.5), [1])
+    np.testing.assert_array_equal(
+        profile_group_matches(np.zeros((10, 9)), g6, 0.5, 1, np.zeros((10, 9)), 0.2, 1e-12),
+        [0, 0])
+    with pytest.raises(ValueError, match="tol"):
+        profile_group_matches(r6.reshape(10, 9), g6, 0.5, -1)
     with pytest.raises(ValueError, match="profile_jump_tol"):
         MatchConfig(profile_jump_tol=0.0)
     with pytest.raises(ValueError, match="give both"):

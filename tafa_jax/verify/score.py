@@ -172,26 +172,30 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
                           jump_tol: float | None = None, quorum: float = 1.0) -> np.ndarray:
     """``(..., G)``: a group of profile lines matches when, at some cell along its
     lines, at least ``ceil(quorum * T)`` of its ``T`` lines (every line when
-    ``quorum`` is 1) have a kink within ``tol`` cells of it.
+    ``quorum`` is 1, at least one line always) have a kink within ``tol`` cells of
+    it. The cell itself need not hold a kink.
 
     The owner's boundary is parallel on all lines of a group; a pirated copy's
     moved boundary stays (nearly) parallel, so its kinks line up across lines.
     An independent model's kinks line up only by chance. With ``jumps`` (the
-    relative jumps ``(..., K, C)`` of :func:`profile_stats`) and ``jump_tol``, a
-    line counts only when its kink's jump (the sum over its cell and its kinked
-    neighbours) is within ``jump_tol`` (relative) of the median jump of the
-    group's lines there: one neuron's kinks have one jump. No line is the
-    reference: a kink split badly on one line, or a neighbour's kink next to it,
-    costs that line alone (``docs/method.md``).
-
-    Each line's kink nearest to the cell counts (the cell itself first, then one
-    cell either side, left first, and so on up to ``tol``).
+    relative jumps ``(..., K, C)`` of :func:`profile_stats`) and ``jump_tol``,
+    each line's nearest kink within ``tol`` cells is read (at equal distance the
+    one with the larger jump, so that a line read the other way round gives the
+    same result), its jump being the sum over its cell and its kinked
+    neighbours; a line counts only when that jump is within ``jump_tol``
+    (relative) of the median of those jumps over the group's lines. One
+    neuron's kinks have one jump. No line is the reference: a kink split badly
+    on one line, or a neighbour's kink next to it, costs that line alone
+    (``docs/method.md``). Only the nearest kink is read: letting any kink within
+    ``tol`` cells count let independent models' chance kinks in.
     """
     if (jump_tol is None) != (jumps is None):
         raise ValueError("give both the relative jumps (profile_stats' second array) and "
                          "jump_tol, or neither")
     if not 0 < quorum <= 1:
         raise ValueError(f"quorum must be a fraction of a group's lines in (0, 1], got {quorum}")
+    if tol < 0:
+        raise ValueError(f"tol must be >= 0 cells, got {tol}")
     if jumps is not None and np.shape(jumps) != np.shape(r):
         raise ValueError(f"jumps must have the profile's shape {np.shape(r)}, "
                          f"got {np.shape(jumps)}")
@@ -200,23 +204,31 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
     if kink.shape[-2] != n_groups * per:
         raise ValueError(f"the profile has {kink.shape[-2]} lines, the groups {n_groups * per}")
     shape = (*kink.shape[:-2], n_groups, per, kink.shape[-1])
-    jump = None
-    if jumps is not None:
-        s = np.where(kink, np.asarray(jumps, np.float32), 0.0)
-        jump = (s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)).reshape(shape)  # split kinks
+    need = max(1, math.ceil(quorum * per - 1e-9))
+    if jumps is None or jump_tol is None:
+        kink = kink.reshape(shape)
+        found = np.zeros(kink.shape, bool)
+        for o in range(-tol, tol + 1):
+            found |= _shift(kink, o, False)
+        return np.any(np.sum(found, axis=-2) >= need, axis=-1).astype(np.float32)
+    s = np.asarray(jumps, np.float32)
+    kink &= np.isfinite(s)  # a non-finite jump is no kink to compare
+    s = np.where(kink, s, 0.0)
+    jump = (s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)).reshape(shape)  # split kinks
     kink = kink.reshape(shape)
+    hits = [(_shift(kink, o, False), _shift(jump, o, 0.0)) for o in range(-tol, tol + 1)]
     found = np.zeros(kink.shape, bool)  # (..., G, T, C): a kink within tol cells of the cell
-    value = np.zeros(kink.shape, np.float32)  # the nearest such kink's jump
-    for o in sorted(range(-tol, tol + 1), key=abs):
-        hit = _shift(kink, o, False) & ~found
-        if jump is not None:
-            value = np.where(hit, _shift(jump, o, 0.0), value)
-        found |= hit
-    support = found
-    if jump is not None and jump_tol is not None:
-        ref = _median_where(value, found)  # (..., G, 1, C): the lines' median jump per cell
-        support = found & (np.abs(value - ref) <= jump_tol * np.abs(ref))
-    need = math.ceil(quorum * per - 1e-9)
+    nearest = np.zeros(kink.shape, np.float32)  # the nearest such kink's jump
+    for d in range(tol + 1):
+        (h_l, j_l), (h_r, j_r) = hits[tol - d], hits[tol + d]
+        pick_l = h_l & (~h_r | (np.abs(j_l) > np.abs(j_r))
+                        | ((np.abs(j_l) == np.abs(j_r)) & (j_l >= j_r)))
+        value = np.where(pick_l, j_l, j_r)
+        new = (h_l | h_r) & ~found
+        nearest = np.where(new, value, nearest)
+        found |= new
+    ref = _median_where(nearest, found)  # (..., G, 1, C): the lines' median jump per cell
+    support = found & (np.abs(nearest - ref) <= jump_tol * np.abs(ref))
     return np.any(np.sum(support, axis=-2) >= need, axis=-1).astype(np.float32)
 
 
