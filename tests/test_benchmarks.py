@@ -244,3 +244,22 @@ def test_profile_scorer_compares_the_first_line_test_with_the_median_test():
                                 s.reshape(10, 9), cfg.profile_jump_tol, cfg.profile_quorum)
     np.testing.assert_array_equal(old, [0, 1])  # the first line was every line's reference
     np.testing.assert_array_equal(new, [1, 1])  # now it costs that line alone
+
+
+@pytest.mark.slow
+def test_profile_scorer_quick_runs_end_to_end(tmp_path):
+    import profile_scorer
+
+    assert profile_scorer.main(["--quick", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "profile_scorer_quick.json").read_text())
+    assert set(result["zoos"]) == {"design", "heldout"}
+    for rows in result["zoos"].values():
+        assert [r["variant"] for r in rows] == [n for n, _, _ in profile_scorer.variants(
+            profile_scorer.WARFARIN.rule("profile")[1])]
+        for r in rows:
+            assert r["keys"] == 2 and len(r["aruc"]["runs"]) == 2
+            assert 0 <= r["aruc"]["mean"] <= 1 and 0 <= r["max_negative"]["mean"] <= 1
+        # the first row is the comparison's baseline: against itself, every key ties
+        assert rows[0]["aruc_vs_previous"] == {"wins": 0, "ties": 2, "losses": 0}
+    md = (tmp_path / "profile_scorer_quick.md").read_text()
+    assert "PROFILE RULE" in md and "## heldout zoo" in md and "## design zoo" in md
