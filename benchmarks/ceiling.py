@@ -43,11 +43,12 @@ from design_study import (  # noqa: E402
     keyed_row,
     owner_and_zoos,
     profile_variants,
+    study_result,
     write_result,
 )
 
 from tafa_jax.fingerprint import generate  # noqa: E402
-from tafa_jax.pipeline import machine_info  # noqa: E402
+from tafa_jax.fingerprint.fpset import group_layout  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import summarize  # noqa: E402
 
@@ -105,7 +106,8 @@ def oracle(fps, params, zoo) -> dict:
     and per kind the best-aligned suspect neuron's ``|cos|`` (median, 10th percentile,
     max over suspects and boundaries; ``"negative"`` pools the independent models)."""
     w_own, _, _ = first_layer(params)
-    first = np.array([np.flatnonzero(fps.group == g)[0] for g in range(fps.n_groups)])
+    n_groups, per = group_layout(fps.group)
+    first = np.arange(n_groups) * per  # each group's first pair or line
     centres = fps.probes[first, fps.n_probes // 2].astype(np.float64)
     owner_w = w_own[:, fps.neuron[first]].T
     per = {}
@@ -160,12 +162,12 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
     n_keys = 1 if args.quick else args.keys
-    result = {"scenario": "warfarin", "data": data.source, "owner_test_mae": mae,
-              "machine": machine_info(), "zoos": {}}
+    result = study_result(data, mae)
+    fps_of = {rule: generate(net, params, data.domain, WARFARIN.rule(rule)[0], k_fp)
+              for rule in ("pairs", "profile")}  # the same boundaries for both zoos
     for name, zoo in zoos:
         oracles = {}
-        for rule in ("pairs", "profile"):
-            fps = generate(net, params, data.domain, WARFARIN.rule(rule)[0], k_fp)
+        for rule, fps in fps_of.items():
             orc = oracles[rule] = oracle(fps, params, zoo)
             print(f"{name} zoo, oracle at the {rule} rule's {orc['groups']} groups:", flush=True)
             for r in orc["rows"]:

@@ -160,6 +160,19 @@ def owner_and_zoos(out: Path, quick: bool):
     return data, (net, params, mae), k_fp, zoos
 
 
+def spread_of(values) -> dict:
+    """``{"mean", "sd", "runs"}`` of one metric over fingerprint keys (sd 0 for one key)."""
+    v = np.asarray(values, np.float64)
+    return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0,
+            "runs": v.tolist()}
+
+
+def study_result(data, mae: float) -> dict:
+    """The header every warfarin multi-key study writes: data, owner, machine, no zoos yet."""
+    return {"scenario": "warfarin", "data": data.source, "owner_test_mae": mae,
+            "machine": machine_info(), "zoos": {}}
+
+
 def keyed_row(name: str, net, params, domain: Domain, gcfg: GenerationConfig,
               mcfg: MatchConfig, zoo, key, n_keys: int) -> dict:
     """One rule scored with ``n_keys`` fingerprint keys: mean, sd and every run of ARUC,
@@ -171,9 +184,7 @@ def keyed_row(name: str, net, params, domain: Domain, gcfg: GenerationConfig,
         runs.append(metrics_of(verify_zoo(fps, zoo, (net, params), mcfg)[0]))
     row: dict = {"variant": name, "keys": n_keys, "queries_per_suspect": queries}
     for metric in ("aruc", "roc_auc", "tpr_at_1fpr"):
-        v = np.array([r[metric] for r in runs])
-        row[metric] = {"mean": float(v.mean()),
-                       "sd": float(v.std(ddof=1)) if n_keys > 1 else 0.0, "runs": v.tolist()}
+        row[metric] = spread_of([r[metric] for r in runs])
     print(f"{name:58s} q={queries:5d} " + " ".join(
         f"{k} {row[k]['mean']:.3f}+-{row[k]['sd']:.3f}" for k in ("aruc", "roc_auc",
                                                                    "tpr_at_1fpr")), flush=True)

@@ -28,11 +28,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from design_study import owner_and_zoos, write_result  # noqa: E402
+from ceiling import kind_name  # noqa: E402
+from design_study import owner_and_zoos, spread_of, study_result, write_result  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
 from tafa_jax.fingerprint.fpset import group_layout  # noqa: E402
-from tafa_jax.pipeline import machine_info, suspect_table  # noqa: E402
+from tafa_jax.pipeline import suspect_table  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import MatchConfig, summarize  # noqa: E402
 from tafa_jax.verify.score import _shift, profile_group_matches  # noqa: E402
@@ -73,19 +74,17 @@ def variants(match: MatchConfig) -> list[tuple[str, MatchConfig, bool]]:
     return rows
 
 
-def score_zoo(net, params, zoo, domain, key, n_keys: int) -> list[dict]:
-    gcfg, match = WARFARIN.rule("profile")
+def score_zoo(zoo, fingerprints) -> list[dict]:
+    """Every row of :func:`variants` on ``zoo``, one run per fingerprint set."""
+    match = WARFARIN.rule("profile")[1]
     rows = variants(match)
     groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
     runs: dict[str, list] = {name: [] for name, _, _ in rows}
-    for i in range(n_keys):
-        fps = generate(net, params, domain, gcfg, jax.random.fold_in(key, i))
+    for i, fps in enumerate(fingerprints):
         res = verify(fps, groups, match)  # the kink profile and jumps of every suspect
-        table = suspect_table(zoo, res)
-        label = np.array([-1 if t["label"] is None else t["label"] for t in table])
-        kind = np.array([t["kind"] + (f" {r}" if (r := zoo.record(t["id"]).member.settings
-                                                      .get("ratio")) is not None else "")
-                         for t in table])
+        label = np.array([-1 if t["label"] is None else t["label"]
+                          for t in suspect_table(zoo, res)])
+        kind = np.array([kind_name(zoo.record(x.id).member) for x in res])
         r = np.stack([x.bend for x in res])
         s = np.stack([x.cos for x in res])
         for name, cfg, first in rows:
@@ -101,18 +100,17 @@ def score_zoo(net, params, zoo, domain, key, n_keys: int) -> list[dict]:
         print(f"  key {i}: " + ", ".join(f"{runs[n][-1]['aruc']:.3f}" for n, _, _ in rows),
               flush=True)
     out = []
+    base = np.array([m["aruc"] for m in runs[rows[0][0]]])
     for name, _, _ in rows:
-        row: dict = {"variant": name, "keys": n_keys}
+        row: dict = {"variant": name, "keys": len(fingerprints)}
         for metric in ("aruc", "roc_auc", "tpr_at_1fpr", "max_negative"):
-            v = np.array([m[metric] for m in runs[name]])
-            row[metric] = {"mean": float(v.mean()),
-                           "sd": float(v.std(ddof=1)) if n_keys > 1 else 0.0, "runs": v.tolist()}
+            row[metric] = spread_of([m[metric] for m in runs[name]])
         row["kind_means"] = {k: float(np.mean([m["kind_means"][k] for m in runs[name]]))
                              for k in KINDS if k in runs[name][0]["kind_means"]}
-        base = np.array([m["aruc"] for m in runs[rows[0][0]]])
-        row["aruc_vs_previous"] = {"wins": int(np.sum(row["aruc"]["runs"] > base + 1e-9)),
-                                   "ties": int(np.sum(np.abs(row["aruc"]["runs"] - base) <= 1e-9)),
-                                   "losses": int(np.sum(row["aruc"]["runs"] < base - 1e-9))}
+        a = np.array(row["aruc"]["runs"])
+        row["aruc_vs_previous"] = {"wins": int(np.sum(a > base + 1e-9)),
+                                   "ties": int(np.sum(np.abs(a - base) <= 1e-9)),
+                                   "losses": int(np.sum(a < base - 1e-9))}
         out.append(row)
         print(f"{name:52s} ARUC {row['aruc']['mean']:.3f}+-{row['aruc']['sd']:.3f} "
               f"ROC-AUC {row['roc_auc']['mean']:.3f} TPR {row['tpr_at_1fpr']['mean']:.3f} "
@@ -129,12 +127,13 @@ def main(argv=None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
-    n_keys = 2 if args.quick else args.keys
-    result = {"scenario": "warfarin", "data": data.source, "owner_test_mae": mae,
-              "machine": machine_info(), "zoos": {}}
+    gcfg = WARFARIN.rule("profile")[0]
+    fingerprints = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, i))
+                    for i in range(2 if args.quick else args.keys)]  # shared by both zoos
+    result = study_result(data, mae)
     for name, zoo in zoos:
         print(f"{name} zoo:", flush=True)
-        result["zoos"][name] = score_zoo(net, params, zoo, data.domain, k_fp, n_keys)
+        result["zoos"][name] = score_zoo(zoo, fingerprints)
     result["wall_s"] = time.perf_counter() - t0
     write_result(out, "profile_scorer_quick" if args.quick else "profile_scorer", result,
                  to_markdown)

@@ -85,7 +85,7 @@ class FingerprintSet:
 
     @property
     def n_groups(self) -> int:
-        return int(np.unique(self.group).size)
+        return group_layout(self.group)[0]
 
     @property
     def lines_per_group(self) -> int:

@@ -205,30 +205,29 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
         raise ValueError(f"the profile has {kink.shape[-2]} lines, the groups {n_groups * per}")
     shape = (*kink.shape[:-2], n_groups, per, kink.shape[-1])
     need = max(1, math.ceil(quorum * per - 1e-9))
-    if jumps is None or jump_tol is None:
+    if jumps is None or jump_tol is None:  # lined-up kinks, whatever their jumps
         kink = kink.reshape(shape)
-        found = np.zeros(kink.shape, bool)
+        support = np.zeros(kink.shape, bool)
         for o in range(-tol, tol + 1):
-            found |= _shift(kink, o, False)
-        return np.any(np.sum(found, axis=-2) >= need, axis=-1).astype(np.float32)
-    s = np.asarray(jumps, np.float32)
-    kink &= np.isfinite(s)  # a non-finite jump is no kink to compare
-    s = np.where(kink, s, 0.0)
-    jump = (s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)).reshape(shape)  # split kinks
-    kink = kink.reshape(shape)
-    hits = [(_shift(kink, o, False), _shift(jump, o, 0.0)) for o in range(-tol, tol + 1)]
-    found = np.zeros(kink.shape, bool)  # (..., G, T, C): a kink within tol cells of the cell
-    nearest = np.zeros(kink.shape, np.float32)  # the nearest such kink's jump
-    for d in range(tol + 1):
-        (h_l, j_l), (h_r, j_r) = hits[tol - d], hits[tol + d]
-        pick_l = h_l & (~h_r | (np.abs(j_l) > np.abs(j_r))
-                        | ((np.abs(j_l) == np.abs(j_r)) & (j_l >= j_r)))
-        value = np.where(pick_l, j_l, j_r)
-        new = (h_l | h_r) & ~found
-        nearest = np.where(new, value, nearest)
-        found |= new
-    ref = _median_where(nearest, found)  # (..., G, 1, C): the lines' median jump per cell
-    support = found & (np.abs(nearest - ref) <= jump_tol * np.abs(ref))
+            support |= _shift(kink, o, False)
+    else:
+        s = np.asarray(jumps, np.float32)
+        kink &= np.isfinite(s)  # a non-finite jump is no kink to compare
+        s = np.where(kink, s, 0.0)
+        jump = (s + _shift(s, 1, 0.0) + _shift(s, -1, 0.0)).reshape(shape)  # split kinks
+        kink = kink.reshape(shape)
+        found = np.zeros(kink.shape, bool)  # (..., G, T, C): a kink within tol cells
+        nearest = np.zeros(kink.shape, np.float32)  # the nearest such kink's jump
+        for d in range(tol + 1):  # both sides at distance d; the larger jump on a tie
+            h_l, j_l = _shift(kink, -d, False), _shift(jump, -d, 0.0)
+            h_r, j_r = _shift(kink, d, False), _shift(jump, d, 0.0)
+            pick_l = h_l & (~h_r | (np.abs(j_l) > np.abs(j_r))
+                            | ((np.abs(j_l) == np.abs(j_r)) & (j_l >= j_r)))
+            new = (h_l | h_r) & ~found
+            nearest = np.where(new, np.where(pick_l, j_l, j_r), nearest)
+            found |= new
+        ref = _median_where(nearest, found)  # (..., G, 1, C): the lines' median jump
+        support = found & (np.abs(nearest - ref) <= jump_tol * np.abs(ref))
     return np.any(np.sum(support, axis=-2) >= need, axis=-1).astype(np.float32)
 
 
