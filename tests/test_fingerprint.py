@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import stat
 
@@ -243,3 +244,20 @@ def test_kink_is_the_owners_slope_jump_and_ranks_the_selection():
     got = np.asarray(cands.kink)[sel, 0]
     assert sel.size == 5 and np.all(np.diff(got) <= 1e-6)  # the largest kinks first
     assert got[0] == pytest.approx(np.asarray(cands.kink)[eligible(cands, 0.05, scfg), 0].max())
+
+
+def test_selection_keeps_only_the_requested_relu_layers(owner):
+    net, params, domain = owner  # ReLU layers of 24 and 16 neurons
+    cfg = GenerationConfig(n_pairs=6, n_candidates=512, distances=(0.05,), grid=24, chunk=256)
+    both = generate(net, params, domain, cfg, jax.random.key(7))
+    assert (both.neuron < 24).any() and (both.neuron >= 24).any()  # the test can fail
+    for layers, inside in (((0,), lambda n: n < 24), ((1,), lambda n: n >= 24)):
+        f = generate(net, params, domain, dataclasses.replace(
+            cfg, select=SelectConfig(layers=layers)), jax.random.key(7))
+        assert f.n_pairs == 6 and inside(f.neuron).all()
+    with pytest.raises(ValueError, match=r"has 2 ReLU layers \(indices 0\.\.1"):
+        generate(net, params, domain, dataclasses.replace(
+            cfg, select=SelectConfig(layers=(2,))), jax.random.key(7))
+    with pytest.raises(ValueError, match="non-empty tuple of ReLU layer indices"):
+        SelectConfig(layers=())
+    assert SelectConfig(layers=[1]).layers == (1,)  # type: ignore[arg-type]  # from JSON

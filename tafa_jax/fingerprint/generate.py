@@ -13,7 +13,7 @@ from tafa_jax.bend import LINKS, default_link
 from tafa_jax.data.domains import Domain
 from tafa_jax.fingerprint import search as _search
 from tafa_jax.fingerprint.fpset import FingerprintSet
-from tafa_jax.fingerprint.select import SelectConfig, eligible, select
+from tafa_jax.fingerprint.select import SelectConfig, eligible, layer_of_neurons, select
 from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest
 
@@ -90,9 +90,15 @@ def _validate(net: Network, params: Params, domain: Domain, cfg: GenerationConfi
                          f"{cfg.spread}")
     if cfg.grid < 2 or cfg.chunk < 1:
         raise ValueError(f"grid must be >= 2 and chunk >= 1, got {cfg.grid}, {cfg.chunk}")
-    if not net.kink_layout():
+    layout = net.kink_layout()
+    if not layout:
         raise ValueError(f"network {net.name!r} has no ReLU: TAFA needs ReLU-type (piecewise "
                          "affine) non-linearities to find activation boundaries")
+    layers = cfg.select.layers
+    if layers is not None and max(layers) >= len(layout):
+        raise ValueError(f"select.layers={layers} but network {net.name!r} has "
+                         f"{len(layout)} ReLU layers (indices 0..{len(layout) - 1}: "
+                         f"{[name for name, _ in layout]})")
 
 
 def generate(
@@ -127,6 +133,7 @@ def generate(
     total = cfg.n_candidates * len(cfg.distances)
     chosen, counts = [], []
     rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+    layer_of = layer_of_neurons(net.kink_layout())
     for j, (d, k) in enumerate(zip(cfg.distances, per_d)):
         sub = jax.random.fold_in(key, j)
         done0 = j * cfg.n_candidates
@@ -142,16 +149,18 @@ def generate(
         # a profile line may cross other boundaries; only the centre kink must be
         # isolated within one probe spacing on either side
         d_clean = d if cfg.probes == 3 else 2 * d / (cfg.probes - 1)
-        ok = eligible(cands, d_clean, cfg.select)
-        idx = select(cands, k, d_clean, cfg.select, rng)
+        ok = eligible(cands, d_clean, cfg.select, layer_of)
+        idx = select(cands, k, d_clean, cfg.select, rng, layer_of)
         counts.append({"distance": float(d), "lines": cfg.n_candidates, "with_flip": n_flip,
                        "valid": int(np.sum(cands.valid)), "eligible": int(np.sum(ok)),
                        "newton_ok": int(np.sum(cands.newton_ok & cands.has_flip))})
         if idx.size < k:
+            where = "" if cfg.select.layers is None else (
+                f", {int(np.sum(ok))} of them in ReLU layers {cfg.select.layers}")
             raise ValueError(
                 f"only {idx.size} usable pairs were found at d={d} (of {cfg.n_candidates} "
                 f"lines, {n_flip} crossed a boundary, {int(np.sum(cands.valid))} gave a clean "
-                f"pair) but {k} were asked for: raise n_candidates (e.g. to "
+                f"pair{where}) but {k} were asked for: raise n_candidates (e.g. to "
                 f"{_suggest(cfg.n_candidates, k, max(idx.size, 1))}) or lower d or n_pairs")
         chosen.append((d, cands, idx))
     def cat(field, dtype=None):

@@ -17,6 +17,11 @@ Rules (measured in ``benchmarks/design_study.py``; see docs/method.md):
 
 Diversity: at most ``max_per_neuron`` pairs per flipping neuron; when too few
 neurons qualify, the cap is lifted round by round.
+
+Layers: ``layers`` keeps only neurons of the given ReLU layers (indices into
+``Network.kink_layout()``). On the fashion fixture the steepest boundaries are
+all first-layer ones, and deeper layers' boundaries score lower
+(``benchmarks/fixture_study.py``, block ``layer``).
 """
 
 from __future__ import annotations
@@ -42,12 +47,15 @@ class SelectConfig:
       min_margin: keep only candidates whose margin is at least ``min_margin * d/2``.
       min_bend: keep only candidates whose owner bend statistic is at least this, so
         the owner itself clears the absolute matching threshold with room to spare.
+      layers: ReLU layers whose neurons may be chosen, as indices into
+        ``Network.kink_layout()`` (0 = the first); ``None`` for every layer.
     """
 
     rule: Rule = "margin"
     max_per_neuron: int = 1
     min_margin: float = 1.0
     min_bend: float = 0.1
+    layers: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -56,6 +64,11 @@ class SelectConfig:
             raise ValueError(f"max_per_neuron must be >= 1, got {self.max_per_neuron}")
         if self.min_margin < 0:
             raise ValueError(f"min_margin must be >= 0, got {self.min_margin}")
+        if self.layers is not None:
+            object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
+            if not self.layers or min(self.layers) < 0:
+                raise ValueError(f"layers must be a non-empty tuple of ReLU layer indices "
+                                 f">= 0 (or None for every layer), got {self.layers}")
 
 
 def _per_line(a) -> np.ndarray:
@@ -64,20 +77,36 @@ def _per_line(a) -> np.ndarray:
     return a.min(axis=1) if a.ndim == 2 else a
 
 
-def eligible(cands: Candidates, distance: float, cfg: SelectConfig) -> np.ndarray:
-    """Boolean mask of candidate groups that may be selected (every sibling clean)."""
-    return (np.asarray(cands.valid) & (_per_line(cands.margin) >= cfg.min_margin * distance / 2)
-            & (_per_line(cands.bend) >= cfg.min_bend))
+def layer_of_neurons(layout: list[tuple[str, int]]) -> np.ndarray:
+    """``(N,)`` the ReLU layer of each neuron of a ``Network.kink_layout()``."""
+    return np.repeat(np.arange(len(layout)), [n for _, n in layout])
+
+
+def eligible(cands: Candidates, distance: float, cfg: SelectConfig,
+             layer_of: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask ``(C,)`` of candidate groups that may be selected (every sibling
+    clean, and the flipping neuron in ``cfg.layers`` when set; ``layer_of`` ``(N,)``
+    gives each neuron's layer, see :func:`layer_of_neurons`)."""
+    ok = (np.asarray(cands.valid) & (_per_line(cands.margin) >= cfg.min_margin * distance / 2)
+          & (_per_line(cands.bend) >= cfg.min_bend))
+    if cfg.layers is not None:
+        if layer_of is None:
+            raise ValueError(f"SelectConfig.layers={cfg.layers} needs the network's neuron "
+                             "layers (layer_of_neurons(net.kink_layout()))")
+        ok &= np.isin(np.asarray(layer_of)[np.asarray(cands.neuron)], cfg.layers)
+    return ok
 
 
 def select(
-    cands: Candidates, k: int, distance: float, cfg: SelectConfig, rng: np.random.Generator
+    cands: Candidates, k: int, distance: float, cfg: SelectConfig, rng: np.random.Generator,
+    layer_of: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices of up to ``k`` selected candidates, best first.
 
     Returns fewer than ``k`` only when fewer are eligible; the caller reports it.
+    ``layer_of``: as for :func:`eligible`.
     """
-    idx = np.flatnonzero(eligible(cands, distance, cfg))
+    idx = np.flatnonzero(eligible(cands, distance, cfg, layer_of))
     if idx.size == 0:
         return idx
     if cfg.rule == "random":
