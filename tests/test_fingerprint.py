@@ -20,7 +20,7 @@ from tafa_jax.fingerprint import (
     save,
     search,
 )
-from tafa_jax.fingerprint.search import compile_count
+from tafa_jax.fingerprint.search import compile_count, probe_outputs
 from tafa_jax.fingerprint.select import eligible, select
 
 
@@ -122,6 +122,22 @@ def test_chunked_equals_unchunked_and_no_recompile(owner):
         a, b = np.asarray(getattr(whole, name))[ok], np.asarray(getattr(parts, name))[ok]
         rtol = 1e-2 if name in ("bend", "kink") else 1e-3  # second differences in float32
         np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-5, err_msg=name)
+
+
+def test_search_can_leave_probes_out_and_they_are_recomputed_for_kept_lines(owner):
+    net, params, domain = owner
+    cfg = SearchConfig(distance=0.05, grid=24, probes=7, siblings=2, spread=0.1)
+    full = search(net, params, domain, cfg, jax.random.key(5), 64, chunk=32)
+    light = search(net, params, domain, cfg, jax.random.key(5), 64, chunk=32,
+                   keep_probes=False)
+    assert light.probes is None and light.outputs is None
+    np.testing.assert_array_equal(light.center, full.center)
+    keep = np.flatnonzero(full.valid)[:5]
+    assert keep.size == 5
+    probes, outputs = probe_outputs(net, params, cfg, light.center[keep], light.direction[keep])
+    assert probes.shape == (5, 2, 7, 8) and outputs.shape == (5, 2, 7, 1)
+    np.testing.assert_array_equal(probes, full.probes[keep])  # the same formula
+    np.testing.assert_allclose(outputs, full.outputs[keep], rtol=1e-5, atol=1e-5)
 
 
 def test_file_round_trip_permissions_and_tampering(fps, tmp_path):

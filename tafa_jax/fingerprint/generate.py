@@ -139,7 +139,8 @@ def generate(
         done0 = j * cfg.n_candidates
         cb = None if progress is None else (lambda n, o=done0: progress(o + n, total))
         cands = _search.search(net, params, domain, cfg.search_config(d), sub,
-                               cfg.n_candidates, chunk=cfg.chunk, progress=cb)
+                               cfg.n_candidates, chunk=cfg.chunk, progress=cb,
+                               keep_probes=False)
         n_flip = int(np.sum(cands.has_flip))
         if n_flip == 0:
             raise ValueError(
@@ -163,13 +164,18 @@ def generate(
                 f"pair{where}) but {k} were asked for: raise n_candidates (e.g. to "
                 f"{_suggest(cfg.n_candidates, k, max(idx.size, 1))}) or lower d or n_pairs")
         chosen.append((d, cands, idx))
+
     def cat(field, dtype=None):
         parts = [np.asarray(getattr(c, field))[i] for _, c, i in chosen]
         out = np.concatenate(parts).reshape(-1, *parts[0].shape[2:])  # groups -> pairs
         return out if dtype is None else out.astype(dtype)
 
     t = cfg.siblings
-    probes, outputs = cat("probes"), cat("outputs")
+    # probes and owner outputs only for the chosen lines (the search kept neither)
+    kept = [_search.probe_outputs(net, params, cfg.search_config(d), c.center[i], c.direction[i])
+            for d, c, i in chosen if i.size]
+    probes = np.concatenate([p for p, _ in kept]).reshape(-1, cfg.probes, net.input_size)
+    outputs = np.concatenate([o for _, o in kept]).reshape(-1, cfg.probes, net.output_size)
     n_groups = sum(i.size for _, _, i in chosen)
     fps = FingerprintSet(
         probes=probes.reshape(probes.shape[0], probes.shape[1], *net.input_shape),

@@ -108,8 +108,8 @@ class Candidates(NamedTuple):
     t_star: Float[Array, " C"]  # crossing position along the line
     center: Float[Array, "C T D"]  # c = x(t*) and its siblings, flattened
     direction: Float[Array, "C T D"]  # unit v, flattened
-    probes: Float[Array, "C T P D"]  # c + s (d/2) v, flattened
-    outputs: Float[Array, "C T P O"]  # owner's outputs on the probes, flattened
+    probes: Float[Array, "C T P D"] | None  # c + s (d/2) v, flattened (see keep_probes)
+    outputs: Float[Array, "C T P O"] | None  # owner's outputs on the probes, flattened
     margin: Float[Array, "C T"]  # distance along v from c to the nearest other boundary
     steepness: Float[Array, "C T"]  # ||grad_x z_k(c)||
     bend: Float[Array, "C T"]  # owner's 3-probe bend statistic
@@ -304,6 +304,7 @@ def search(
     chunk: int = 1024,
     start: int = 0,
     progress=None,
+    keep_probes: bool = True,
 ) -> Candidates:
     """Search ``n_lines`` candidate lines in chunks; returns host numpy ``Candidates``.
 
@@ -319,19 +320,52 @@ def search(
       n_lines: number of candidate lines ``M``.
       chunk: lines per compiled call; bounds memory (about ``chunk * grid`` forward passes).
       progress: optional callable ``progress(lines_done)``.
+      keep_probes: when False, ``probes`` and ``outputs`` are ``None``: host memory
+        is then ``O(M T D)``, not ``O(M T P (D + O))`` (profile lines of an image
+        generator: 41 x 784 floats per line); :func:`probe_outputs` recomputes them
+        for the lines one keeps.
     """
     program = _chunk_program(net, domain_key(domain), cfg, int(chunk))
+    heavy = {Candidates._fields.index("probes"), Candidates._fields.index("outputs")}
     parts = []
     done = 0
     while done < n_lines:
         idx = np.arange(start + done, start + done + chunk, dtype=np.uint32)
         out = program(params, key, jnp.asarray(idx))
         take = min(chunk, n_lines - done)
-        parts.append(jax.tree.map(lambda a, take=take: np.asarray(a)[:take], out))
+        parts.append([None if j in heavy and not keep_probes else np.asarray(a)[:take]
+                      for j, a in enumerate(out)])
         done += take
         if progress is not None:
             progress(done)
-    return Candidates(*[np.concatenate(xs) for xs in zip(*parts)])
+    return Candidates(*[None if xs[0] is None else np.concatenate(xs) for xs in zip(*parts)])
+
+
+def probe_outputs(
+    net: Network, params: Params, cfg: SearchConfig,
+    center: Float[Array, "n T D"], direction: Float[Array, "n T D"],
+) -> tuple[np.ndarray, np.ndarray]:
+    """The probes ``(n, T, P, D)`` of lines with these centres and unit directions,
+    and the owner's outputs on them ``(n, T, P, O)``: the ``probes`` and ``outputs``
+    fields of :func:`search`'s candidates, for the lines one keeps."""
+    n, t, dim = np.shape(center)
+    probes, y = _probe_program(net, cfg.probes, float(cfg.distance) / 2)(
+        params, jnp.asarray(center, jnp.float32).reshape(n * t, dim),
+        jnp.asarray(direction, jnp.float32).reshape(n * t, dim))
+    return (np.asarray(probes).reshape(n, t, cfg.probes, dim),
+            np.asarray(y).reshape(n, t, cfg.probes, -1))
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_program(net: Network, n_probes: int, half: float):
+    offsets = jnp.linspace(-1.0, 1.0, n_probes, dtype=jnp.float32)
+
+    def run(params: Params, cs: jax.Array, vt: jax.Array):
+        probes = cs[:, None, :] + offsets[None, :, None] * half * vt[:, None, :]
+        y, _, _ = forward_full(net, params, probes.reshape((-1, *net.input_shape)))
+        return probes, y
+
+    return jax.jit(run)
 
 
 def compile_count(net: Network, domain: Domain, cfg: SearchConfig, chunk: int) -> int:
