@@ -10,6 +10,8 @@ says which data each table used:
     python benchmarks/fixture_study.py --scenario skin --synthetic   # DermaMNIST-format
                                                                      # npz of random images
     python benchmarks/fixture_study.py --scenario skin --data-dir dermamnist.npz  # real
+    python benchmarks/fixture_study.py --scenario fashion --synthetic \
+        --blocks length --key-index 1      # one block again, with another fingerprint key
 
 Owner and zoo are the small configuration (``--zoo-size small``) with few owner
 steps, as the ``tafa-jax run`` smoke commands in docs/method.md.
@@ -38,8 +40,11 @@ from tafa_jax.verify import MatchConfig  # noqa: E402
 OWNER_STEPS = {"fashion": 20, "skin": 30}
 
 
-def variants(sc: Scenario) -> list[tuple[str, str, GenerationConfig, MatchConfig]]:
-    """The rule steps of the warfarin study that carry over to any network."""
+def variants(sc: Scenario, n_layers: int = 1
+             ) -> list[tuple[str, str, GenerationConfig, MatchConfig]]:
+    """The rule steps of the warfarin study that carry over to any network; with
+    ``n_layers`` > 1 (the owner's ReLU layers), the default rule on the first,
+    second and last layer's neurons alone."""
     g, m = sc.generation, sc.match
     d = g.distances[0]
     single = dataclasses.replace(g, n_pairs=g.n_pairs * g.siblings, siblings=1)
@@ -60,6 +65,10 @@ def variants(sc: Scenario) -> list[tuple[str, str, GenerationConfig, MatchConfig
         ("rule", "default, bend directions agree (min_cos=0.9)", g,
          dataclasses.replace(m, min_cos=0.9)),
     ]
+    for i in sorted({0, 1, n_layers - 1} if n_layers > 1 else set()):
+        out.append(("layer", f"default rule, ReLU layer {i} of {n_layers} only",
+                    dataclasses.replace(g, select=dataclasses.replace(g.select, layers=(i,))),
+                    m))
     for k in (3, 10):
         out.append(("budget", f"default rule, {k} groups ({k * t} pairs)",
                     dataclasses.replace(g, n_pairs=k), m))
@@ -77,7 +86,22 @@ def variants(sc: Scenario) -> list[tuple[str, str, GenerationConfig, MatchConfig
             ("profile", "profile lines, largest kinks first", prof_kink, prof_match),
             ("profile", "largest kinks, 5 groups of 20 lines, kink on 16 of 20", few,
              dataclasses.replace(prof_match, profile_quorum=0.8))]
+    # the profile's length: warfarin's 2.0 is 5 of its pair distances, but a deep
+    # network's boundaries move further under pruning and fine-tuning; longer lines
+    # need more lines per group to keep chance kinks out (every line of 5, 8 of 10);
+    # 10 clean siblings are rarer on the ResNet: at least 2048 candidate lines
+    for mult, (groups, lines) in LENGTHS:
+        lay = dataclasses.replace(prof, distances=(mult * d,), n_pairs=groups, siblings=lines,
+                                  line_length=max(prof.line_length, 4 * mult * d),
+                                  n_candidates=max(g.n_candidates, 2048 if lines > 5 else 0))
+        out.append(("length", f"profile lines over {mult} d, {groups} groups of {lines}", lay,
+                    dataclasses.replace(prof_match,
+                                        profile_quorum=0.8 if lines >= 10 else 1.0)))
     return out
+
+
+# (length in pair distances d, (groups, lines per group)); 41 probes, ~4100 queries
+LENGTHS = ((10, (20, 5)), (20, (20, 5)), (30, (20, 5)), (40, (20, 5)), (20, (10, 10)))
 
 
 def main(argv=None) -> int:
@@ -88,8 +112,20 @@ def main(argv=None) -> int:
                          "DermaMNIST-format npz of random images. Labelled in every output.")
     ap.add_argument("--data-dir", help="real data (skin: dermamnist.npz; fashion: tfds dir)")
     ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--blocks", help="comma-separated blocks to run (default: all), e.g. "
+                                     "length,layer")
+    ap.add_argument("--key-index", type=int, default=0,
+                    help="fingerprint key: 0 = the tables' key, i > 0 = fold_in(key, i); "
+                         "the zoo and owner stay the same")
     args = ap.parse_args(argv)
+    if args.key_index < 0:
+        ap.error(f"--key-index must be >= 0, got {args.key_index}")
     sc = get_scenario(args.scenario)
+    blocks = None if args.blocks is None else args.blocks.split(",")
+    known = {v[0] for v in variants(sc, n_layers=2)}
+    if blocks is not None and not set(blocks) <= known:
+        ap.error(f"unknown blocks {sorted(set(blocks) - known)}; expected some of "
+                 f"{sorted(known)}")
     out = Path(args.out)
     data_dir, synthetic = args.data_dir, args.synthetic
     label = "real data"
@@ -103,20 +139,26 @@ def main(argv=None) -> int:
         label = "SYNTHETIC Fashion-MNIST-shaped data (requested with --synthetic)"
     key = jax.random.key(0)
     k_owner, k_zoo, k_fp = jax.random.split(key, 3)
+    if args.key_index:
+        k_fp = jax.random.fold_in(k_fp, args.key_index)
     data = load_data(sc, data_dir=data_dir, synthetic=synthetic)
     net, params, utility = train_owner(sc, data, k_owner, steps=OWNER_STEPS[sc.name])
     zoo = make_zoo(sc, out / f"fixture_zoo_{sc.name}", net, params, data, k_zoo, size="small")
     n_pos = sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded)
     n_neg = sum(1 for r in zoo.records if r.member.group == "negative")
     print(f"{sc.name}: {label}; {n_pos} positives, {n_neg} negatives", flush=True)
+    todo = variants(sc, len(net.kink_layout()))
+    if blocks is not None:
+        todo = [v for v in todo if v[0] in blocks]
     rows = [score_variant(block, name, net, params, data.domain, gcfg, mcfg, zoo, k_fp)
-            for block, name, gcfg, mcfg in variants(sc)]
+            for block, name, gcfg, mcfg in todo]
     result = {"scenario": sc.name, "data": label, "data_source": data.source,
               "owner_utility": utility, "utility_metric": sc.utility_metric,
-              "owner_steps": OWNER_STEPS[sc.name],
+              "owner_steps": OWNER_STEPS[sc.name], "key_index": args.key_index,
               "zoo": {"size": "small", "positives": n_pos, "negatives": n_neg},
               "machine": machine_info(), "rows": rows}
-    stem = f"fixture_study_{sc.name}"
+    stem = f"fixture_study_{sc.name}" + (f"_{'_'.join(blocks)}" if blocks else "") + (
+        f"_key{args.key_index}" if args.key_index else "")
     write_result(out, stem, result, to_markdown)
     return 0
 
@@ -126,7 +168,8 @@ def to_markdown(result) -> str:
     lines = [f"# Rule ablation: {result['scenario']} ({z['size']} zoo: {z['positives']} "
              f"positives, {z['negatives']} negatives, utility-filtered)", "",
              f"**Data: {result['data']}.** Owner: {result['owner_steps']} training steps, "
-             f"{result['utility_metric']} {result['owner_utility']:.3f}. Command: "
+             f"{result['utility_metric']} {result['owner_utility']:.3f}. Fingerprint key "
+             f"index {result.get('key_index', 0)}. Command: "
              f"`python benchmarks/fixture_study.py --scenario {result['scenario']} ...` "
              "(see its docstring).", "",
              "| block | variant | ARUC | ROC-AUC | TPR@1%FPR | worst positive kind (mean) | "

@@ -311,7 +311,7 @@ def _rule_arg(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--rule", default="pairs", choices=RULE_NAMES,
                    help="fingerprint rule: 3-probe pairs (default, fewest queries) or "
-                        "profile lines (more queries; warfarin only)")
+                        "profile lines (more queries; warfarin, and fashion provisionally)")
 
 
 def build_parser() -> argparse.ArgumentParser:

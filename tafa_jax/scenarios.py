@@ -37,8 +37,9 @@ class Scenario:
       profile: an alternative rule, ``(generation, match)``, with *profile lines*
         (many probes along a long line per fingerprint, kinks lined up across a
         group with the same jump) in place of 3-probe pairs: more queries per
-        suspect, better separation where measured (warfarin, docs/method.md).
-        ``None`` where it has not been measured.
+        suspect, better separation where measured (warfarin on real data; fashion on
+        its synthetic fixture only, docs/method.md). ``None`` where it has not been
+        measured, or measured worse (skin).
     """
 
     name: str
@@ -139,6 +140,17 @@ FASHION = Scenario(
                                 select=SelectConfig("steep", 1, 1.0, 0.1)),
     match=MatchConfig(mode="absolute", beta=0.05, same_sign=True),
     data="Fashion-MNIST via tensorflow_datasets.data_source('fashion_mnist')",
+    # PROVISIONAL, measured on the synthetic fixture only (12+/3-, owner 20 steps;
+    # benchmarks/fixture_study.py, block "length"): 20 groups of 5 profile lines,
+    # 41 probes over 0.4 (40 pair distances: the owner's boundaries move further
+    # in the latent space under pruning than warfarin's 5 d allow), the steepest
+    # boundaries; a group matches when all 5 lines have a kink within one cell of
+    # a common position with a relative jump within 50 % of their median
+    profile=(GenerationConfig(n_pairs=20, n_candidates=4096, distances=(0.4,), grid=32,
+                              line_length=1.6, chunk=512, direction="normal", siblings=5,
+                              spread=0.2, probes=41, select=SelectConfig("steep", 1, 1.0, 0.1)),
+             MatchConfig(mode="absolute", beta=0.05, profile_tol=1, profile_jump_tol=0.5,
+                         profile_quorum=1.0)),
 )
 
 SKIN = Scenario(

@@ -201,13 +201,21 @@ def test_fixture_study_variants_and_table_say_which_data():
     from tafa_jax.scenarios import FASHION, SKIN
 
     for sc in (FASHION, SKIN):
-        vs = fixture_study.variants(sc)
+        vs = fixture_study.variants(sc, n_layers=3)
         names = [v[1] for v in vs]
+        assert [v[2].select.layers for v in vs if v[0] == "layer"] == [(0,), (1,), (2,)]
+        lengths = [v[2] for v in vs if v[0] == "length"]
+        assert lengths and all(g.probes == 41 and g.line_length >= 4 * g.distances[0]
+                               for g in lengths)
         assert len(set(names)) == len(names)
         assert sum("(DEFAULT)" in n for n in names) == 1
         default = next(v for v in vs if "(DEFAULT)" in v[1])
         assert default[2] == sc.generation and default[3] == sc.match
         assert all(v[2].n_pairs * v[2].siblings <= 100 for v in vs)  # the budget
+    # fashion's provisional profile rule is the fixture study's 40 d row, as measured
+    shipped = FASHION.rule("profile")
+    assert [v[1] for v in fixture_study.variants(FASHION)
+            if (v[2], v[3]) == shipped] == ["profile lines over 40 d, 20 groups of 5"]
     row = {"block": "rule", "variant": "x", "aruc": 0.5, "roc_auc": 0.75, "tpr_at_1fpr": 0.5,
            "worst_positive_kind": "rtal", "worst_positive_mean": 0.1, "max_negative": 0.2,
            "distillation_mean": None, "queries_per_suspect": 300}

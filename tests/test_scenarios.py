@@ -42,6 +42,16 @@ def test_fashion_end_to_end_on_synthetic_data_is_labelled(tmp_path):
     assert "SYNTHETIC" in (tmp_path / "report.md").read_text()
     utilities = [s["utility"] for s in rep["suspects"] if s["group"] == "positive"]
     assert np.all(np.isfinite(utilities))  # Fréchet quality of every positive
+    # the provisional profile rule, on the same owner and zoo (reused from disk)
+    gen, match = FASHION.rule("profile")
+    small = dataclasses.replace(gen, n_candidates=512, n_pairs=2)
+    res = run_scenario(sc, tmp_path, zoo_size="small", synthetic=True, owner_steps=3,
+                       rule="profile", generation=small)
+    rep = load_report(tmp_path)
+    _check(rep, "fashion", True)
+    assert res["queries_per_suspect"] == 2 * gen.siblings * gen.probes
+    assert rep["config"]["match"] == dataclasses.asdict(match)
+    assert "SYNTHETIC" in (tmp_path / "report.md").read_text()
 
 
 def test_missing_real_data_never_falls_back_to_synthetic(tmp_path):
@@ -52,13 +62,16 @@ def test_missing_real_data_never_falls_back_to_synthetic(tmp_path):
 
 
 def test_named_rules_and_their_errors():
-    from tafa_jax.scenarios import RULE_NAMES, SKIN, WARFARIN
+    from tafa_jax.scenarios import FASHION, RULE_NAMES, SKIN, WARFARIN
 
     assert RULE_NAMES == ("pairs", "profile")
     assert WARFARIN.rule() == (WARFARIN.generation, WARFARIN.match)
-    gen, match = WARFARIN.rule("profile")
-    assert gen.probes > 3 and match.profile_jump_tol is not None
-    assert gen.n_pairs * gen.siblings <= 100  # the budget: at most 100 lines
+    for sc in (WARFARIN, FASHION):
+        gen, match = sc.rule("profile")
+        assert gen.probes > 3 and match.profile_jump_tol is not None
+        assert gen.n_pairs * gen.siblings <= 100  # the budget: at most 100 lines
+        # its own group size takes its own quorum
+        assert sc.match_for(gen.probes, gen.siblings) == match
     with pytest.raises(ValueError, match="no measured profile rule"):
         SKIN.rule("profile")
     with pytest.raises(ValueError, match="unknown rule"):
