@@ -43,8 +43,10 @@ OWNER_STEPS = {"fashion": 20, "skin": 30}
 def variants(sc: Scenario, n_layers: int = 1
              ) -> list[tuple[str, str, GenerationConfig, MatchConfig]]:
     """The rule steps of the warfarin study that carry over to any network; with
-    ``n_layers`` > 1 (the owner's ReLU layers), the default rule on the first,
-    second and last layer's neurons alone."""
+    ``n_layers`` > 1 (the owner's ReLU layers), the default rule on the neurons of
+    ``Network.kink_layout()``'s layers 0, 1 and ``n_layers - 1`` alone (depth order
+    for the generator; for the ResNet 0 and 1 are block layer1_0's ReLUs and the
+    last is the stem's)."""
     g, m = sc.generation, sc.match
     d = g.distances[0]
     single = dataclasses.replace(g, n_pairs=g.n_pairs * g.siblings, siblings=1)
@@ -121,7 +123,7 @@ def main(argv=None) -> int:
     if args.key_index < 0:
         ap.error(f"--key-index must be >= 0, got {args.key_index}")
     sc = get_scenario(args.scenario)
-    blocks = None if args.blocks is None else args.blocks.split(",")
+    blocks = None if args.blocks is None else sorted(set(args.blocks.split(",")))
     known = {v[0] for v in variants(sc, n_layers=2)}
     if blocks is not None and not set(blocks) <= known:
         ap.error(f"unknown blocks {sorted(set(blocks) - known)}; expected some of "
@@ -150,6 +152,9 @@ def main(argv=None) -> int:
     todo = variants(sc, len(net.kink_layout()))
     if blocks is not None:
         todo = [v for v in todo if v[0] in blocks]
+        if not todo:
+            raise SystemExit(f"no variant of blocks {blocks} applies to this owner "
+                             f"({len(net.kink_layout())} ReLU layers)")
     rows = [score_variant(block, name, net, params, data.domain, gcfg, mcfg, zoo, k_fp)
             for block, name, gcfg, mcfg in todo]
     result = {"scenario": sc.name, "data": label, "data_source": data.source,

@@ -136,7 +136,7 @@ def test_search_can_leave_probes_out_and_they_are_recomputed_for_kept_lines(owne
     assert keep.size == 5
     probes, outputs = probe_outputs(net, params, cfg, light.center[keep], light.direction[keep])
     assert probes.shape == (5, 2, 7, 8) and outputs.shape == (5, 2, 7, 1)
-    np.testing.assert_array_equal(probes, full.probes[keep])  # the same formula
+    np.testing.assert_allclose(probes, full.probes[keep], rtol=1e-6, atol=1e-7)  # same formula
     np.testing.assert_allclose(outputs, full.outputs[keep], rtol=1e-5, atol=1e-5)
 
 
@@ -276,4 +276,21 @@ def test_selection_keeps_only_the_requested_relu_layers(owner):
             cfg, select=SelectConfig(layers=(2,))), jax.random.key(7))
     with pytest.raises(ValueError, match="non-empty tuple of ReLU layer indices"):
         SelectConfig(layers=())
-    assert SelectConfig(layers=[1]).layers == (1,)  # type: ignore[arg-type]  # from JSON
+    assert SelectConfig(layers=[1, 0, 1]).layers == (0, 1)  # type: ignore[arg-type]  # JSON
+    for bad in (0, (True,), (0.5,), (-1,)):
+        with pytest.raises(ValueError, match="non-empty tuple of ReLU layer indices"):
+            SelectConfig(layers=bad)  # type: ignore[arg-type]
+
+
+def test_several_distances_keep_each_lines_probes_and_owner_outputs(owner):
+    net, params, domain = owner
+    cfg = GenerationConfig(n_pairs=6, n_candidates=256, distances=(0.05, 0.1), grid=24,
+                           chunk=128, probes=5)
+    f = generate(net, params, domain, cfg, jax.random.key(2))
+    assert sorted(set(f.distance.tolist())) == pytest.approx([0.05, 0.1])
+    # probe spacing follows each line's own distance, and the stored outputs are the
+    # owner's on those probes
+    gaps = np.linalg.norm(f.probes[:, -1] - f.probes[:, 0], axis=-1)
+    np.testing.assert_allclose(gaps, f.distance, rtol=1e-4)
+    y = np.asarray(net.apply(params, jnp.asarray(f.probes.reshape(-1, 8)))).reshape(6, 5, 1)
+    np.testing.assert_allclose(f.owner_outputs, y, rtol=1e-5, atol=1e-5)

@@ -157,7 +157,7 @@ def generate(
                        "newton_ok": int(np.sum(cands.newton_ok & cands.has_flip))})
         if idx.size < k:
             where = "" if cfg.select.layers is None else (
-                f", {int(np.sum(ok))} of them in ReLU layers {cfg.select.layers}")
+                f", {int(np.sum(ok))} eligible in ReLU layers {cfg.select.layers}")
             raise ValueError(
                 f"only {idx.size} usable pairs were found at d={d} (of {cfg.n_candidates} "
                 f"lines, {n_flip} crossed a boundary, {int(np.sum(cands.valid))} gave a clean "

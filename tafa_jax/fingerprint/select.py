@@ -18,10 +18,12 @@ Rules (measured in ``benchmarks/design_study.py``; see docs/method.md):
 Diversity: at most ``max_per_neuron`` pairs per flipping neuron; when too few
 neurons qualify, the cap is lifted round by round.
 
-Layers: ``layers`` keeps only neurons of the given ReLU layers (indices into
-``Network.kink_layout()``). On the fashion fixture the steepest boundaries are
-all first-layer ones, and deeper layers' boundaries score lower
-(``benchmarks/fixture_study.py``, block ``layer``).
+Layers: ``layers`` keeps only neurons of the given ReLU layers, as indices into
+``Network.kink_layout()`` in its order: depth order for the MLP and the
+generator, but flax's sorted module names for the ResNet (index 0 is block
+``layer1_0``'s first ReLU, the stem's ReLU comes last). On the fashion fixture
+the first layer alone gives the default's figures and deeper layers score
+lower (``benchmarks/fixture_study.py``, block ``layer``).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class SelectConfig:
       min_bend: keep only candidates whose owner bend statistic is at least this, so
         the owner itself clears the absolute matching threshold with room to spare.
       layers: ReLU layers whose neurons may be chosen, as indices into
-        ``Network.kink_layout()`` (0 = the first); ``None`` for every layer.
+        ``Network.kink_layout()`` (in its order, see above); ``None`` for every layer.
     """
 
     rule: Rule = "margin"
@@ -65,10 +67,14 @@ class SelectConfig:
         if self.min_margin < 0:
             raise ValueError(f"min_margin must be >= 0, got {self.min_margin}")
         if self.layers is not None:
-            object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
-            if not self.layers or min(self.layers) < 0:
+            layers = self.layers
+            if (isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__")
+                    or not layers or not all(isinstance(i, (int, np.integer))
+                                             and not isinstance(i, bool) and i >= 0
+                                             for i in layers)):
                 raise ValueError(f"layers must be a non-empty tuple of ReLU layer indices "
-                                 f">= 0 (or None for every layer), got {self.layers}")
+                                 f">= 0 (or None for every layer), got {layers!r}")
+            object.__setattr__(self, "layers", tuple(sorted({int(i) for i in layers})))
 
 
 def _per_line(a) -> np.ndarray:
