@@ -29,7 +29,6 @@ same zoo and on a held-out zoo, several fingerprint keys each:
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ from design_study import (  # noqa: E402
     keyed_row,
     owner_and_zoos,
     profile_variants,
+    study_parser,
     study_result,
     write_result,
 )
@@ -153,16 +153,12 @@ def black_box(net, params, domain, zoo, key, n_keys: int) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="benchmarks/results")
-    ap.add_argument("--keys", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="small zoo, one key (a smoke run)")
-    args = ap.parse_args(argv)
+    args = study_parser(__doc__, 5, "small zoo, one key (a smoke run)").parse_args(argv)
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
     n_keys = 1 if args.quick else args.keys
-    result = study_result(data, mae)
+    result = study_result(data, mae, zoos={})
     fps_of = {rule: generate(net, params, data.domain, WARFARIN.rule(rule)[0], k_fp)
               for rule in ("pairs", "profile")}  # the same boundaries for both zoos
     for name, zoo in zoos:

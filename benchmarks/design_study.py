@@ -142,10 +142,23 @@ def profile_variants(m: int) -> list[tuple[str, GenerationConfig, MatchConfig]]:
              dataclasses.replace(prof, line_length=None), prof_match)]
 
 
-def owner_and_zoos(out: Path, quick: bool):
-    """The warfarin owner and the two zoos of the multi-key studies (``ceiling.py``,
-    ``profile_scorer.py``): the design zoo and a held-out zoo built from another key,
-    each under ``out`` (built if missing; ``quick``: a 300-step owner, small zoos).
+def study_parser(doc: str, keys: int | None = None,
+                 quick: str = "small zoo (a smoke run)") -> argparse.ArgumentParser:
+    """The warfarin studies' command line: ``--out``, ``--quick`` and, with ``keys``,
+    ``--keys`` (fingerprint keys, that default)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--out", default="benchmarks/results")
+    if keys is not None:
+        ap.add_argument("--keys", type=int, default=keys)
+    ap.add_argument("--quick", action="store_true", help=quick)
+    return ap
+
+
+def owner_and_zoos(out: Path, quick: bool, zoo_dir: str | None = None):
+    """The warfarin owner and the two zoos of the studies: the design zoo and a
+    held-out zoo built from another key, in ``zoo_dir`` (default
+    ``out/design_zoo_<size>``) and ``zoo_dir + "_heldout"`` (built if missing;
+    ``quick``: a 300-step owner, small zoos).
 
     Returns ``(data, (net, params, test_mae), fingerprint_key, [(name, zoo), ...])``.
     """
@@ -153,9 +166,10 @@ def owner_and_zoos(out: Path, quick: bool):
     data = load_data(WARFARIN)
     net, params, mae = train_owner(WARFARIN, data, k_owner, steps=300 if quick else None)
     size = "small" if quick else "headline"
+    zoo_dir = zoo_dir or str(out / f"design_zoo_{size}")
     zoos = []
     for name, k in (("design", k_zoo), ("heldout", jax.random.fold_in(k_zoo, 1))):
-        zdir = str(out / f"design_zoo_{size}") + ("" if name == "design" else "_heldout")
+        zdir = zoo_dir + ("" if name == "design" else "_heldout")
         zoos.append((name, make_zoo(WARFARIN, zdir, net, params, data, k, size=size)))
     return data, (net, params, mae), k_fp, zoos
 
@@ -167,10 +181,10 @@ def spread_of(values) -> dict:
             "runs": v.tolist()}
 
 
-def study_result(data, mae: float) -> dict:
-    """The header every warfarin multi-key study writes: data, owner, machine, no zoos yet."""
+def study_result(data, mae: float, **fields) -> dict:
+    """The header every warfarin study writes (data, owner, machine), then ``fields``."""
     return {"scenario": "warfarin", "data": data.source, "owner_test_mae": mae,
-            "machine": machine_info(), "zoos": {}}
+            "machine": machine_info(), **fields}
 
 
 def keyed_row(name: str, net, params, domain: Domain, gcfg: GenerationConfig,
@@ -277,20 +291,17 @@ def score_variant(block: str, name: str, net, params, domain: Domain, gcfg: Gene
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="benchmarks/results")
-    ap.add_argument("--quick", action="store_true")
+    ap = study_parser(__doc__)
     ap.add_argument("--zoo-dir", default=None, help="zoo directory (built if missing)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     sc = WARFARIN
-    key = jax.random.key(0)
-    k_owner, k_zoo, k_fp = jax.random.split(key, 3)
-    data = load_data(sc)
-    net, params, mae = train_owner(sc, data, k_owner, steps=300 if args.quick else None)
+    # the held-out zoo: the same recipe and owner, every pirate and independent model
+    # trained from other keys. The rule was chosen on the design zoo; the held-out one
+    # checks that its gains are not fitted to those particular models.
+    data, (net, params, mae), k_fp, [(_, zoo), (_, held)] = owner_and_zoos(
+        out, args.quick, args.zoo_dir)
     size = "small" if args.quick else "headline"
-    zoo_dir = args.zoo_dir or str(out / f"design_zoo_{size}")
-    zoo = make_zoo(sc, zoo_dir, net, params, data, k_zoo, size=size)
     rows_out = []
     box = load_data(dataclasses.replace(sc, fingerprint_domain="box")).domain
     for block, name, gcfg, mcfg, domain in variants(args.quick, box, data.domain):
@@ -299,22 +310,17 @@ def main(argv=None) -> int:
     shifts = {"previous": boundary_shifts(net, params, box, r.previous, zoo, k_fp),
               "default": boundary_shifts(net, params, data.domain, r.default, zoo, k_fp)}
     spread = key_spread(net, params, zoo, box, data.domain, args.quick, k_fp)
-    # a held-out zoo: the same recipe and owner, every pirate and independent model
-    # trained from other keys. The rule was chosen on the zoo above; this checks
-    # that its gains are not fitted to those particular models.
-    held = make_zoo(sc, zoo_dir + "_heldout", net, params, data, jax.random.fold_in(k_zoo, 1),
-                    size=size)
     print("held-out zoo:", flush=True)
     spread_held = key_spread(net, params, held, box, data.domain, args.quick, k_fp)
     n_pos = sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded)
     n_neg = sum(1 for r in zoo.records if r.member.group == "negative")
     row_norm = float(np.linalg.norm(np.asarray(data.zoo_data.x_owner), axis=-1).mean())
-    result = {"scenario": "warfarin", "data": data.source, "owner_test_mae": mae,
-              "owner_row_norm_mean": row_norm,
-              "zoo": {"size": size, "positives": n_pos, "negatives": n_neg,
-                      "kinds": sorted({r.member.kind for r in zoo.records})},
-              "machine": machine_info(), "rows": rows_out, "boundary_shifts": shifts,
-              "key_spread": spread, "key_spread_heldout_zoo": spread_held}
+    result = study_result(
+        data, mae, owner_row_norm_mean=row_norm,
+        zoo={"size": size, "positives": n_pos, "negatives": n_neg,
+             "kinds": sorted({r.member.kind for r in zoo.records})},
+        rows=rows_out, boundary_shifts=shifts, key_spread=spread,
+        key_spread_heldout_zoo=spread_held)
     write_result(out, "design_study_quick" if args.quick else "design_study", result,
                  to_markdown)
     return 0

@@ -95,7 +95,8 @@ def variants(sc: Scenario, n_layers: int = 1
     for mult, (groups, lines) in LENGTHS:
         lay = dataclasses.replace(prof, distances=(mult * d,), n_pairs=groups, siblings=lines,
                                   line_length=max(prof.line_length, 4 * mult * d),
-                                  n_candidates=max(g.n_candidates, 2048 if lines > 5 else 0))
+                                  n_candidates=max(g.n_candidates, 2048) if lines > 5
+                                  else g.n_candidates)
         out.append(("length", f"profile lines over {mult} d, {groups} groups of {lines}", lay,
                     dataclasses.replace(prof_match,
                                         profile_quorum=0.8 if lines >= 10 else 1.0)))

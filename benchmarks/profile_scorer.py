@@ -15,7 +15,6 @@ fingerprint keys on the design zoo and on the held-out zoo.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import sys
@@ -29,7 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ceiling import kind_name  # noqa: E402
-from design_study import owner_and_zoos, spread_of, study_result, write_result  # noqa: E402
+from design_study import (  # noqa: E402
+    owner_and_zoos,
+    spread_of,
+    study_parser,
+    study_result,
+    write_result,
+)
 
 from tafa_jax.fingerprint import generate  # noqa: E402
 from tafa_jax.fingerprint.fpset import group_layout  # noqa: E402
@@ -119,18 +124,14 @@ def score_zoo(zoo, fingerprints) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="benchmarks/results")
-    ap.add_argument("--keys", type=int, default=15)
-    ap.add_argument("--quick", action="store_true", help="small zoo, two keys (a smoke run)")
-    args = ap.parse_args(argv)
+    args = study_parser(__doc__, 15, "small zoo, two keys (a smoke run)").parse_args(argv)
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
     gcfg = WARFARIN.rule("profile")[0]
     fingerprints = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, i))
                     for i in range(2 if args.quick else args.keys)]  # shared by both zoos
-    result = study_result(data, mae)
+    result = study_result(data, mae, zoos={})
     for name, zoo in zoos:
         print(f"{name} zoo:", flush=True)
         result["zoos"][name] = score_zoo(zoo, fingerprints)

@@ -128,6 +128,11 @@ WARFARIN = Scenario(
                          profile_quorum=0.8)),
 )
 
+_FASHION_PAIRS = (GenerationConfig(n_pairs=33, n_candidates=4096, distances=(0.01,), grid=32,
+                                   chunk=512, direction="normal", siblings=3, spread=0.2,
+                                   select=SelectConfig("steep", 1, 1.0, 0.1)),
+                  MatchConfig(mode="absolute", beta=0.05, same_sign=True))
+
 FASHION = Scenario(
     name="fashion",
     task="generative",
@@ -135,22 +140,20 @@ FASHION = Scenario(
                 "image_shape": [28, 28, 1]},
     owner_train=TrainConfig("adam", 5e-5, 2000, 64, loss="mse"),  # unused: WGAN in tafa_jax.gan
     utility_metric="quality",
-    generation=GenerationConfig(n_pairs=33, n_candidates=4096, distances=(0.01,), grid=32,
-                                chunk=512, direction="normal", siblings=3, spread=0.2,
-                                select=SelectConfig("steep", 1, 1.0, 0.1)),
-    match=MatchConfig(mode="absolute", beta=0.05, same_sign=True),
+    generation=_FASHION_PAIRS[0],
+    match=_FASHION_PAIRS[1],
     data="Fashion-MNIST via tensorflow_datasets.data_source('fashion_mnist')",
     # PROVISIONAL, measured on the synthetic fixture only (12+/3-, owner 20 steps;
-    # benchmarks/fixture_study.py, block "length"): 20 groups of 5 profile lines,
-    # 41 probes over 0.4 (40 pair distances: the owner's boundaries move further
-    # in the latent space under pruning than warfarin's 5 d allow), the steepest
-    # boundaries; a group matches when all 5 lines have a kink within one cell of
-    # a common position with a relative jump within 50 % of their median
-    profile=(GenerationConfig(n_pairs=20, n_candidates=4096, distances=(0.4,), grid=32,
-                              line_length=1.6, chunk=512, direction="normal", siblings=5,
-                              spread=0.2, probes=41, select=SelectConfig("steep", 1, 1.0, 0.1)),
-             MatchConfig(mode="absolute", beta=0.05, profile_tol=1, profile_jump_tol=0.5,
-                         profile_quorum=1.0)),
+    # benchmarks/fixture_study.py, block "length"): the pairs' search and boundaries
+    # with 20 groups of 5 profile lines, 41 probes over 0.4 (40 pair distances: the
+    # owner's boundaries move further in the latent space under pruning than
+    # warfarin's 5 d allow); a group matches when all 5 lines have a kink (the pairs'
+    # beta) within one cell of a common position with a relative jump within 50 % of
+    # their median
+    profile=(dataclasses.replace(_FASHION_PAIRS[0], n_pairs=20, siblings=5, probes=41,
+                                 distances=(0.4,), line_length=1.6),
+             dataclasses.replace(_FASHION_PAIRS[1], same_sign=False, profile_tol=1,
+                                 profile_jump_tol=0.5)),
 )
 
 SKIN = Scenario(

@@ -20,7 +20,7 @@ from tafa_jax.fingerprint import (
     save,
     search,
 )
-from tafa_jax.fingerprint.search import compile_count, probe_outputs
+from tafa_jax.fingerprint.search import _probe_program, compile_count, probe_outputs
 from tafa_jax.fingerprint.select import eligible, select
 
 
@@ -138,6 +138,13 @@ def test_search_can_leave_probes_out_and_they_are_recomputed_for_kept_lines(owne
     assert probes.shape == (5, 2, 7, 8) and outputs.shape == (5, 2, 7, 1)
     np.testing.assert_allclose(probes, full.probes[keep], rtol=1e-6, atol=1e-7)  # same formula
     np.testing.assert_allclose(outputs, full.outputs[keep], rtol=1e-5, atol=1e-5)
+    # another distance, same shapes: the same compiled program, probes twice as far apart
+    before = _probe_program(net, 7)._cache_size()
+    far, _ = probe_outputs(net, params, dataclasses.replace(cfg, distance=0.1),
+                           light.center[keep], light.direction[keep])
+    assert _probe_program(net, 7)._cache_size() == before
+    np.testing.assert_allclose(far - far[:, :, 3:4], 2 * (probes - probes[:, :, 3:4]),
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_file_round_trip_permissions_and_tampering(fps, tmp_path):

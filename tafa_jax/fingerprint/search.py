@@ -349,18 +349,19 @@ def probe_outputs(
     and the owner's outputs on them ``(n, T, P, O)``: the ``probes`` and ``outputs``
     fields of :func:`search`'s candidates, for the lines one keeps."""
     n, t, dim = np.shape(center)
-    probes, y = _probe_program(net, cfg.probes, float(cfg.distance) / 2)(
+    probes, y = _probe_program(net, cfg.probes)(  # one program for every distance
         params, jnp.asarray(center, jnp.float32).reshape(n * t, dim),
-        jnp.asarray(direction, jnp.float32).reshape(n * t, dim))
+        jnp.asarray(direction, jnp.float32).reshape(n * t, dim),
+        jnp.float32(cfg.distance / 2))
     return (np.asarray(probes).reshape(n, t, cfg.probes, dim),
             np.asarray(y).reshape(n, t, cfg.probes, -1))
 
 
 @functools.lru_cache(maxsize=64)
-def _probe_program(net: Network, n_probes: int, half: float):
+def _probe_program(net: Network, n_probes: int):
     offsets = jnp.linspace(-1.0, 1.0, n_probes, dtype=jnp.float32)
 
-    def run(params: Params, cs: jax.Array, vt: jax.Array):
+    def run(params: Params, cs: jax.Array, vt: jax.Array, half: jax.Array):
         probes = cs[:, None, :] + offsets[None, :, None] * half * vt[:, None, :]
         y, _, _ = forward_full(net, params, probes.reshape((-1, *net.input_shape)))
         return probes, y
