@@ -256,12 +256,15 @@ def kind_means(rows) -> dict[str, float]:
 
 
 def score_variant(block: str, name: str, net, params, domain: Domain, gcfg: GenerationConfig,
-                  mcfg: MatchConfig, zoo, key) -> dict:
+                  mcfg: MatchConfig, zoo, key, owner_check: bool = False) -> dict:
     """Generate one variant's fingerprints and score the zoo: one table row (or an
-    ``error`` row when generation refuses, e.g. too few clean pairs)."""
+    ``error`` row when generation refuses, e.g. too few clean pairs). With
+    ``owner_check`` generation replaces the groups the owner fails under ``mcfg``
+    (``generate(match=...)``, as ``tafa-jax run`` does); the warfarin studies' tables
+    were made without it."""
     t0 = time.perf_counter()
     try:
-        fps = generate(net, params, domain, gcfg, key)
+        fps = generate(net, params, domain, gcfg, key, match=mcfg if owner_check else None)
     except ValueError as err:
         print(f"{name}: {err}", flush=True)
         return {"block": block, "variant": name, "error": str(err)}
@@ -280,6 +283,7 @@ def score_variant(block: str, name: str, net, params, domain: Domain, gcfg: Gene
            "max_negative": max(r["score"] for r in rows if r["label"] == 0),
            "distillation_mean": km.get("distillation:distill"),
            "owner_rate": rows[0]["score"], "pairs": fps.n_pairs,
+           "owner_failed": sum(c.get("owner_failed", 0) for c in fps.meta["search"]),
            "queries_per_suspect": fps.queries_per_suspect, "generation_s": gen_s,
            "centre_norm_mean": float(np.linalg.norm(centres, axis=-1).mean()),
            "kind_means": km}

@@ -12,6 +12,8 @@ says which data each table used:
     python benchmarks/fixture_study.py --scenario skin --data-dir dermamnist.npz  # real
     python benchmarks/fixture_study.py --scenario fashion --synthetic \
         --blocks length --key-index 1      # one block again, with another fingerprint key
+    python benchmarks/fixture_study.py --scenario skin --synthetic \
+        --blocks length --owner-check     # the owner checked against its own groups
 
 Owner and zoo are the small configuration (``--zoo-size small``) with few owner
 steps, as the ``tafa-jax run`` smoke commands in docs/method.md.
@@ -117,6 +119,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--blocks", help="comma-separated blocks to run (default: all), e.g. "
                                      "length,layer")
+    ap.add_argument("--owner-check", action="store_true",
+                    help="generation replaces the groups the owner itself fails under the "
+                         "variant's matching rule (as tafa-jax run does); output *_checked")
     ap.add_argument("--key-index", type=int, default=0,
                     help="fingerprint key: 0 = the tables' key, i > 0 = fold_in(key, i); "
                          "the zoo and owner stay the same")
@@ -156,15 +161,18 @@ def main(argv=None) -> int:
         if not todo:
             raise SystemExit(f"no variant of blocks {blocks} applies to this owner "
                              f"({len(net.kink_layout())} ReLU layers)")
-    rows = [score_variant(block, name, net, params, data.domain, gcfg, mcfg, zoo, k_fp)
+    rows = [score_variant(block, name, net, params, data.domain, gcfg, mcfg, zoo, k_fp,
+                          owner_check=args.owner_check)
             for block, name, gcfg, mcfg in todo]
     result = {"scenario": sc.name, "data": label, "data_source": data.source,
               "owner_utility": utility, "utility_metric": sc.utility_metric,
               "owner_steps": OWNER_STEPS[sc.name], "key_index": args.key_index,
+              "owner_check": args.owner_check,
               "zoo": {"size": "small", "positives": n_pos, "negatives": n_neg},
               "machine": machine_info(), "rows": rows}
     stem = f"fixture_study_{sc.name}" + (f"_{'_'.join(blocks)}" if blocks else "") + (
-        f"_key{args.key_index}" if args.key_index else "")
+        f"_key{args.key_index}" if args.key_index else "") + (
+        "_checked" if args.owner_check else "")
     write_result(out, stem, result, to_markdown)
     return 0
 
@@ -175,20 +183,24 @@ def to_markdown(result) -> str:
              f"positives, {z['negatives']} negatives, utility-filtered)", "",
              f"**Data: {result['data']}.** Owner: {result['owner_steps']} training steps, "
              f"{result['utility_metric']} {result['owner_utility']:.3f}. Fingerprint key "
-             f"index {result.get('key_index', 0)}. Command: "
+             f"index {result.get('key_index', 0)}"
+             + ("; groups the owner fails replaced at generation (--owner-check)"
+                if result.get("owner_check") else "") + ". Command: "
              f"`python benchmarks/fixture_study.py --scenario {result['scenario']} ...` "
              "(see its docstring).", "",
              "| block | variant | ARUC | ROC-AUC | TPR@1%FPR | worst positive kind (mean) | "
-             "max negative | distillation | queries |", "|---|---|---|---|---|---|---|---|---|"]
+             "max negative | distillation | owner | queries |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         if "error" in r:
-            lines.append(f"| {r['block']} | {r['variant']} | error: {r['error'][:80]} |||||||")
+            lines.append(f"| {r['block']} | {r['variant']} | error: {r['error'][:80]} ||||||||")
             continue
         dist = r["distillation_mean"]
         lines.append(f"| {r['block']} | {r['variant']} | {r['aruc']:.3f} | {r['roc_auc']:.3f} | "
                      f"{r['tpr_at_1fpr']:.2f} | {r['worst_positive_kind']} "
                      f"({r['worst_positive_mean']:.2f}) | {r['max_negative']:.2f} | "
-                     f"{'-' if dist is None else f'{dist:.2f}'} | {r['queries_per_suspect']} |")
+                     f"{'-' if dist is None else f'{dist:.2f}'} | {r['owner_rate']:.2f} | "
+                     f"{r['queries_per_suspect']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -79,19 +79,33 @@ def variants(match: MatchConfig) -> list[tuple[str, MatchConfig, bool]]:
     return rows
 
 
+def zoo_runs(zoo, fingerprints, match: MatchConfig) -> list[dict]:
+    """Verify ``zoo`` against each fingerprint set: per set, every suspect's
+    ``bend`` and ``cos`` (for profile lines the kink profile and the relative
+    jumps), group evidence ``support`` ``(n, G)``, matching ``rate``, ``label``
+    (-1 for unlabelled), report ``group`` and ``kind`` (with its pruning ratio)."""
+    groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+    out = []
+    for fps in fingerprints:
+        res = verify(fps, groups, match)
+        table = suspect_table(zoo, res)
+        out.append({
+            "bend": np.stack([x.bend for x in res]), "cos": np.stack([x.cos for x in res]),
+            "support": np.stack([np.asarray(x.support) for x in res]),
+            "rate": np.array([x.rate for x in res]),
+            "label": np.array([-1 if t["label"] is None else t["label"] for t in table]),
+            "group": np.array([t["group"] for t in table]),
+            "kind": np.array([kind_name(zoo.record(x.id).member) for x in res])})
+    return out
+
+
 def score_zoo(zoo, fingerprints) -> list[dict]:
     """Every row of :func:`variants` on ``zoo``, one run per fingerprint set."""
     match = WARFARIN.rule("profile")[1]
     rows = variants(match)
-    groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
     runs: dict[str, list] = {name: [] for name, _, _ in rows}
-    for i, fps in enumerate(fingerprints):
-        res = verify(fps, groups, match)  # the kink profile and jumps of every suspect
-        label = np.array([-1 if t["label"] is None else t["label"]
-                          for t in suspect_table(zoo, res)])
-        kind = np.array([kind_name(zoo.record(x.id).member) for x in res])
-        r = np.stack([x.bend for x in res])
-        s = np.stack([x.cos for x in res])
+    for i, (fps, run) in enumerate(zip(fingerprints, zoo_runs(zoo, fingerprints, match))):
+        label, kind, r, s = run["label"], run["kind"], run["bend"], run["cos"]
         for name, cfg, first in rows:
             g = (first_line_matches(r, s, fps.group, cfg) if first else
                  profile_group_matches(r, fps.group, cfg.beta, cfg.profile_tol, s,

@@ -205,7 +205,10 @@ def cmd_fingerprint(args) -> int:
     if args.candidates is not None:
         cfg = dataclasses.replace(cfg, n_candidates=args.candidates)
     domain = Domain.from_json(meta["domain"])
-    fps = generate(net, params, domain, cfg, jax.random.key(args.seed))
+    # the groups the owner itself fails under the rule they will be verified with
+    # are replaced by the next eligible ones
+    fps = generate(net, params, domain, cfg, jax.random.key(args.seed),
+                   match=sc.match_for(cfg.probes, cfg.siblings))
     fps.meta["scenario"] = sc.name
     save(args.out, fps)
     print(f"{fps.n_groups} fingerprint groups ({fps.n_pairs} pairs, "
@@ -213,37 +216,89 @@ def cmd_fingerprint(args) -> int:
     return 0
 
 
+def _match_of(fps):
+    """The matching rule a fingerprint file needs: its scenario's, by its layout."""
+    from tafa_jax.scenarios import get_scenario
+    from tafa_jax.verify import MatchConfig
+
+    scen = fps.meta.get("scenario")
+    match = get_scenario(scen).match_for(fps.n_probes, fps.lines_per_group) if scen else None
+    return match or MatchConfig()
+
+
+def _zoo_suspects(path):
+    from tafa_jax.verify import ZooSuspects
+    from tafa_jax.zoo import load_zoo
+
+    zoo = load_zoo(path)
+    return zoo, [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+
+
+def cmd_calibrate(args) -> int:
+    import numpy as np
+
+    from tafa_jax.fingerprint import load
+    from tafa_jax.verify import verify
+    from tafa_jax.verify.calibrate import fit_calibration, save_calibration
+
+    fps = load(args.fingerprints)
+    match = _match_of(fps)
+    zoo, suspects = _zoo_suspects(args.zoo)
+    res = verify(fps, suspects, match)
+    label = {r.id: (None if r.excluded or r.member.group not in ("positive", "negative")
+                    else r.member.label) for r in zoo.records}
+    copies = [r.support for r in res if label.get(r.id) == 1 and r.support is not None]
+    independent = [r.support for r in res if label.get(r.id) == 0 and r.support is not None]
+    if not copies or not independent:
+        raise UserError(f"the zoo {args.zoo} needs labelled copies and independent models to "
+                        f"calibrate on; it has {len(copies)} and {len(independent)}")
+    cal = fit_calibration(np.stack(copies), np.stack(independent), fps.lines_per_group,
+                          smoothing=args.smoothing,
+                          meta={"n_probes": fps.n_probes, "match": dataclasses.asdict(match),
+                                "fingerprints_digest": fps.meta.get("digest"),
+                                "zoo": str(args.zoo), "copies": len(copies),
+                                "independent": len(independent)})
+    save_calibration(args.out, cal)
+    print(f"calibration on {len(copies)} copies and {len(independent)} independent models "
+          f"(groups of {cal.group_size}) written to {args.out}")
+    print("evidence count: log-likelihood ratio  " + ", ".join(
+        f"{s}: {v:+.1f}" for s, v in enumerate(cal.llr)))
+    return 0
+
+
 def cmd_verify(args) -> int:
     from tafa_jax.fingerprint import load
     from tafa_jax.report import format_console_table, write_report
-    from tafa_jax.scenarios import get_scenario
-    from tafa_jax.verify import BlackBoxSuspect, ZooSuspects, verify
+    from tafa_jax.verify import BlackBoxSuspect, verify
 
     fps = load(args.fingerprints)
     if not args.zoo and not args.suspect:
         raise UserError("give a suspect zoo (--zoo DIR) and/or black-box suspects "
                         "(--suspect MODULE:FUNCTION)")
     scen = fps.meta.get("scenario")
-    match = get_scenario(scen).match_for(fps.n_probes, fps.lines_per_group) if scen else None
-    from tafa_jax.verify import MatchConfig
-
-    match = match or MatchConfig()
+    match = _match_of(fps)
     if args.tau is not None:
         match = dataclasses.replace(match, tau=args.tau)
+    cal = None
+    if args.calibration:
+        from tafa_jax.verify.calibrate import check_layout, load_calibration
+
+        cal = load_calibration(args.calibration)
+        check_layout(cal, fps.n_probes, fps.lines_per_group)
     suspects = []
     zoo = None
     zoo_ids: set[str] = set()
     if args.zoo:
-        from tafa_jax.zoo import load_zoo
-
-        zoo = load_zoo(args.zoo)
-        for n, p, ids in zoo.grouped().values():
-            suspects.append(ZooSuspects(n, p, ids))
-            zoo_ids.update(ids)
+        zoo, suspects = _zoo_suspects(args.zoo)
+        zoo_ids = {i for s in suspects for i in s.ids}
     for spec in args.suspect or []:
         suspects.append(BlackBoxSuspect(spec, _load_callable(spec)))
     res = verify(fps, suspects, match, batch_size=args.batch_size, timeout=args.timeout,
                  retries=args.retries)
+    if cal is not None:
+        from tafa_jax.verify.calibrate import rescore
+
+        res = rescore(res, cal, match.tau)
     rows = []
     for r in res:
         rec = zoo.record(r.id) if zoo is not None and r.id in zoo_ids else None
@@ -254,12 +309,13 @@ def cmd_verify(args) -> int:
             group = "excluded" if rec.excluded else rec.member.group
             label = rec.member.label if group in ("positive", "negative") else None
         rows.append({"id": r.id, "kind": kind, "label": label, "group": group,
-                     "score": r.score, "matching_rate": r.score, "decision": r.decision,
+                     "score": r.score, "matching_rate": r.rate, "decision": r.decision,
                      "failed": r.failed, "reason": r.reason, "utility": utility})
     result = {"title": f"TAFA verification: {Path(args.fingerprints).name}",
               "scenario": scen or "custom", "data_source": "fingerprint file",
               "synthetic": False, "suspects": rows, "threshold": match.tau,
-              "config": {"match": dataclasses.asdict(match)},
+              "config": {"match": dataclasses.asdict(match),
+                         "calibration": None if cal is None else str(args.calibration)},
               "n_pairs": fps.n_pairs, "queries_per_suspect": fps.queries_per_suspect,
               "pair_distance": float(fps.distance[0])}
     if args.out:
@@ -267,7 +323,8 @@ def cmd_verify(args) -> int:
     print(format_console_table(result) if zoo is not None else "")
     for r in res:
         verdict = ("FAILED: " + (r.reason or "")) if r.failed else (
-            f"score {r.score:.3f} -> {'PIRATED' if r.decision else 'independent'}")
+            f"{'calibrated score' if cal is not None else 'score'} {r.score:.3f} -> "
+            f"{'PIRATED' if r.decision else 'independent'}")
         print(f"{r.id}: {verdict}")
     return 0
 
@@ -380,7 +437,19 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--batch-size", type=int, default=256)
     v.add_argument("--timeout", type=float)
     v.add_argument("--retries", type=int, default=0)
+    v.add_argument("--calibration", help="score by a calibration file (from calibrate): the "
+                                         "posterior probability of a copy, not the matching "
+                                         "rate; the decision is score >= tau (0.5)")
     v.set_defaults(fn=cmd_verify)
+
+    c = sub.add_parser("calibrate", help="fit a calibrated score on a labelled reference zoo")
+    c.add_argument("--fingerprints", required=True)
+    c.add_argument("--zoo", required=True, help="a labelled zoo directory (from build-zoo), "
+                                                "not the suspects to be judged")
+    c.add_argument("--out", required=True, help="calibration file (.json)")
+    c.add_argument("--smoothing", type=float, default=1.0,
+                   help="add this count to every evidence count (default 1)")
+    c.set_defaults(fn=cmd_calibrate)
 
     rp = sub.add_parser("report", help="print (and optionally re-render) a report directory")
     rp.add_argument("dir")

@@ -238,7 +238,7 @@ def suspect_table(zoo: Zoo, results, owner_result=None) -> list[dict[str, Any]]:
 
 def _row(r, kind, label, group, utility) -> dict[str, Any]:
     return {"id": r.id, "kind": kind, "label": label, "group": group, "score": r.score,
-            "matching_rate": r.score, "pair_rate": r.pair_rate, "decision": r.decision,
+            "matching_rate": r.rate, "pair_rate": r.pair_rate, "decision": r.decision,
             "failed": r.failed, "reason": r.reason, "utility": utility}
 
 
@@ -311,7 +311,8 @@ def run_scenario(
     ``rule`` names the scenario's fingerprint rule (:meth:`Scenario.rule`:
     ``"pairs"`` or ``"profile"``); ``generation`` and ``match`` override it, and
     without ``match`` the matching rule follows the generated fingerprints
-    (:meth:`Scenario.match_for`).
+    (:meth:`Scenario.match_for`). Fingerprint groups the owner itself fails under
+    that rule are replaced at generation (:func:`~tafa_jax.fingerprint.generate`).
     Writes into ``out_dir``: ``owner/``, ``zoo/``, ``fingerprints.npz``, and the
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
@@ -349,7 +350,7 @@ def run_scenario(
     mcfg = match or scenario.match_for(gcfg.probes, gcfg.siblings)
     t = time.perf_counter()
     say("generating fingerprints", 0.75)
-    fps = generate(net, params, data.domain, gcfg, k_fp)
+    fps = generate(net, params, data.domain, gcfg, k_fp, match=mcfg)
     fps.meta["scenario"] = scenario.name
     from tafa_jax.fingerprint import save as save_fps
 
@@ -404,7 +405,7 @@ def distance_sweep(net: Network, params: Params, domain: Domain, zoo: Zoo,
     for d in distances:
         cfg = dataclasses.replace(gcfg, distances=(float(d),))
         try:
-            fps = generate(net, params, domain, cfg, key)
+            fps = generate(net, params, domain, cfg, key, match=mcfg)
         except ValueError as err:
             out.append({"d": float(d), "aruc": None, "error": str(err)})
             continue

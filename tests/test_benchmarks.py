@@ -218,15 +218,20 @@ def test_fixture_study_variants_and_table_say_which_data():
             if (v[2], v[3]) == shipped] == ["profile lines over 40 d, 20 groups of 5"]
     row = {"block": "rule", "variant": "x", "aruc": 0.5, "roc_auc": 0.75, "tpr_at_1fpr": 0.5,
            "worst_positive_kind": "rtal", "worst_positive_mean": 0.1, "max_negative": 0.2,
-           "distillation_mean": None, "queries_per_suspect": 300}
+           "distillation_mean": None, "owner_rate": 0.8, "queries_per_suspect": 300}
     md = fixture_study.to_markdown({
         "scenario": "skin", "data": "FIXTURE: random images (not real data)",
         "owner_utility": 0.2, "utility_metric": "accuracy", "owner_steps": 30,
         "zoo": {"size": "small", "positives": 8, "negatives": 4},
         "rows": [row, {"block": "rule", "variant": "y", "error": "too few pairs"}]})
     assert "**Data: FIXTURE: random images (not real data).**" in md
-    assert "| rule | x | 0.500 | 0.750 | 0.50 | rtal (0.10) | 0.20 | - | 300 |" in md
-    assert "error: too few pairs" in md
+    assert "| rule | x | 0.500 | 0.750 | 0.50 | rtal (0.10) | 0.20 | - | 0.80 | 300 |" in md
+    assert "error: too few pairs" in md and "--owner-check" not in md
+    checked = fixture_study.to_markdown({
+        "scenario": "skin", "data": "FIXTURE", "owner_utility": 0.2,
+        "utility_metric": "accuracy", "owner_steps": 30, "owner_check": True,
+        "zoo": {"size": "small", "positives": 8, "negatives": 4}, "rows": [row]})
+    assert "groups the owner fails replaced at generation (--owner-check)" in checked
 
 
 def test_profile_scorer_compares_the_first_line_test_with_the_median_test():
@@ -271,3 +276,30 @@ def test_profile_scorer_quick_runs_end_to_end(tmp_path):
         assert rows[0]["aruc_vs_previous"] == {"wins": 0, "ties": 2, "losses": 0}
     md = (tmp_path / "profile_scorer_quick.md").read_text()
     assert "PROFILE RULE" in md and "## heldout zoo" in md and "## design zoo" in md
+
+
+def test_calibrated_score_rows_fit_on_the_other_zoo():
+    import calibrated_score as cs
+
+    rng = np.random.default_rng(0)
+
+    def runs(seed_shift):
+        out = []
+        for k in range(2):
+            pos = np.clip(rng.normal(16 - seed_shift, 1, (6, 5)).round(), 0, 20).astype(int)
+            neg = np.clip(rng.normal(7, 2, (8, 5)).round(), 0, 20).astype(int)
+            support = np.concatenate([pos, neg])
+            out.append({"support": support, "rate": (support >= 16).mean(-1),
+                        "label": np.array([1] * 6 + [0] * 8),
+                        "group": np.array(["positive"] * 6 + ["negative"] * 8),
+                        "kind": np.array(["rtal"] * 6 + ["neg_same"] * 8)})
+        return out
+
+    rows = cs.score_rows(runs(0), runs(1), 20, 0.8)
+    assert [r["variant"] for r in rows] == list(cs.VARIANTS)
+    by = {r["variant"]: r for r in rows}
+    rate = by[cs.VARIANTS[0]]
+    pooled = by[cs.VARIANTS[3]]
+    assert pooled["aruc"]["mean"] > rate["aruc"]["mean"]  # the test can fail
+    assert pooled["max_negative"]["mean"] < 0.05 and pooled["distillation_mean"] is None
+    assert 0 <= by[cs.VARIANTS[1]]["kind_means"]["rtal"] <= 1

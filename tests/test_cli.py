@@ -103,6 +103,37 @@ def test_profile_rule_fingerprint_then_verify(demo_dir, tmp_path, capsys):
     assert rep5["config"]["match"]["profile_quorum"] == 1.0
 
 
+def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, capsys):
+    fp = tmp_path / "fp.npz"
+    assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(fp),
+                 "--pairs", "5", "--candidates", "4096"]) == 0
+    cal = tmp_path / "cal.json"
+    capsys.readouterr()
+    assert main(["calibrate", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
+                 "--out", str(cal)]) == 0
+    assert "log-likelihood ratio" in capsys.readouterr().out
+    body = json.loads(cal.read_text())
+    assert body["format"] == "tafa-jax-calibration" and len(body["llr"]) == 6  # groups of 5
+    assert np.all(np.diff(body["llr"]) >= -1e-12) and body["meta"]["n_probes"] == 3
+    assert main(["verify", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
+                 "--calibration", str(cal), "--out", str(tmp_path / "rep")]) == 0
+    assert "calibrated score" in capsys.readouterr().out
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["config"]["calibration"] == str(cal)
+    rows = [r for r in rep["suspects"] if r["score"] is not None]
+    assert all(0.0 <= r["score"] <= 1.0 for r in rows)
+    # the score is the posterior, not the rate: they differ somewhere
+    assert any(abs(r["score"] - r["matching_rate"]) > 1e-3 for r in rows)
+    # a table for groups of 5 pairs refuses profile fingerprints
+    prof = tmp_path / "profile.npz"
+    assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(prof),
+                 "--pairs", "2", "--candidates", "4096", "--rule", "profile"]) == 0
+    capsys.readouterr()
+    assert main(["verify", "--fingerprints", str(prof), "--zoo", str(demo_dir / "zoo"),
+                 "--calibration", str(cal)]) == 2
+    assert "the calibration is for groups of 5" in capsys.readouterr().err
+
+
 def test_report_and_sweep(demo_dir, tmp_path, capsys):
     assert main(["report", str(demo_dir)]) == 0
     assert "neg_same" in capsys.readouterr().out

@@ -301,3 +301,36 @@ def test_several_distances_keep_each_lines_probes_and_owner_outputs(owner):
     np.testing.assert_allclose(gaps, f.distance, rtol=1e-4)
     y = np.asarray(net.apply(params, jnp.asarray(f.probes.reshape(-1, 8)))).reshape(6, 5, 1)
     np.testing.assert_allclose(f.owner_outputs, y, rtol=1e-5, atol=1e-5)
+
+
+def test_groups_the_owner_fails_are_replaced_by_the_next_eligible(owner):
+    from tafa_jax.verify import MatchConfig
+    from tafa_jax.verify.verify import owner_group_matches
+
+    net, params, domain = owner
+    cfg = GenerationConfig(n_pairs=4, n_candidates=512, distances=(0.05,), grid=24, chunk=256,
+                           siblings=2, spread=0.3, select=SelectConfig("steep", 1, 1.0, 0.0))
+    ranked = generate(net, params, domain, dataclasses.replace(cfg, n_pairs=20),
+                      jax.random.key(3))
+    weakest = ranked.owner_bend.reshape(20, 2).min(axis=1)
+    beta = float(np.median(weakest))  # about half the groups' weakest pair is below it
+    rule = MatchConfig(beta=beta, same_sign=True)
+    passes = weakest >= beta
+    assert 4 <= passes.sum() < 20 and not passes[:4].all()  # the test can fail
+    plain = generate(net, params, domain, cfg, jax.random.key(3))
+    checked = generate(net, params, domain, cfg, jax.random.key(3), match=rule)
+    # without the rule: the ranking's first 4 groups; with it: its first 4 the owner passes
+    np.testing.assert_array_equal(plain.probes, ranked.probes[:8])
+    want = np.repeat(np.flatnonzero(passes)[:4], 2) * 2 + np.tile([0, 1], 4)
+    np.testing.assert_allclose(checked.probes, ranked.probes[want], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(checked.owner_outputs, ranked.owner_outputs[want], atol=1e-5)
+    assert checked.meta["search"][0]["owner_failed"] == int((~passes[:np.flatnonzero(
+        passes)[3] + 1]).sum())
+    assert "owner_failed" not in plain.meta["search"][0]
+    assert checked.meta["owner_checked_with"]["beta"] == pytest.approx(beta)
+    y = checked.owner_outputs.reshape(4, 2, 3, 1)
+    np.testing.assert_array_equal(owner_group_matches(y, rule, "identity"), np.ones(4))
+    # a rule the owner passes nowhere: a clear error that says so
+    with pytest.raises(ValueError, match="the owner itself failed"):
+        generate(net, params, domain, cfg, jax.random.key(3),
+                 match=MatchConfig(beta=1e3))  # b is O(1) at a kink

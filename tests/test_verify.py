@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -90,6 +91,13 @@ def test_zoo_equals_loop_equals_blackbox(setup):
     for a, b in zip(res_bb, res_zoo):
         np.testing.assert_allclose(a.bend, b.bend, rtol=1e-3, atol=2e-4)
         assert a.score == b.score
+        np.testing.assert_array_equal(a.support, b.support)
+    # a group matches exactly when its evidence count is the whole group
+    per = fps.lines_per_group
+    for r in res_zoo:
+        np.testing.assert_array_equal(r.groups, (r.support >= per).astype(np.float32))
+        assert r.rate == r.score
+    assert len({tuple(r.support) for r in res_zoo}) > 1  # the test can fail
 
 
 def test_failing_blackboxes_are_recorded_and_the_rest_goes_on(setup):
@@ -288,6 +296,7 @@ def test_profile_fingerprints_match_the_owner_and_its_copies(setup, jump_tol):
     zoo = ZooSuspects(net, nets.stack([owner, perm, resc]), ["owner", "perm", "rescale"])
     res = verify(fps, [zoo], MatchConfig(beta=0.05, profile_jump_tol=jump_tol))
     assert [r.score for r in res] == [1.0, 1.0, 1.0]
+    assert all((r.support == 3).all() for r in res)  # every line of every group
     assert res[0].cos.shape == (18, 7)
     # the owner's own jump at each line's centre, relative to itself
     np.testing.assert_allclose(res[0].cos[:, 3], 1.0, rtol=1e-3)
@@ -365,3 +374,20 @@ def test_profile_quorum_counts_the_lines_that_show_the_kink():
             MatchConfig(profile_quorum=bad)
         with pytest.raises(ValueError, match="quorum"):
             profile_group_matches(flat, group, 0.5, 1, quorum=bad)
+
+
+def test_owner_fails_its_own_profile_group_when_a_neighbours_kink_joins_its_jump():
+    from tafa_jax.verify.verify import owner_group_matches
+
+    t = np.linspace(-1.0, 1.0, 11, dtype=np.float32)  # the crossing at the centre probe
+    line = np.abs(t)
+    y = np.tile(line, (2, 5, 1))[..., None]  # 2 groups of 5 lines, scalar output
+    # group 1: on 3 of its 5 lines another kink one probe away, twice the owner's jump,
+    # which the line's measured jump (summed over neighbouring cells) takes in
+    y[1, :3, :, 0] += 4.0 * np.maximum(t - t[6], 0.0)
+    rule = MatchConfig(beta=0.05, profile_tol=1, profile_jump_tol=0.5)
+    np.testing.assert_array_equal(owner_group_matches(y, rule, "identity"), [1, 0])
+    np.testing.assert_array_equal(owner_group_matches(
+        y, dataclasses.replace(rule, profile_quorum=0.6), "identity"), [1, 1])
+    with pytest.raises(ValueError, match=r"\(groups, lines, probes, \*out\)"):
+        owner_group_matches(y[0], rule, "identity")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
@@ -16,6 +17,9 @@ from tafa_jax.fingerprint.fpset import FingerprintSet
 from tafa_jax.fingerprint.select import SelectConfig, eligible, layer_of_neurons, select
 from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest
+
+if TYPE_CHECKING:  # verify imports this package's fpset: import it where it is used
+    from tafa_jax.verify.score import MatchConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +112,7 @@ def generate(
     cfg: GenerationConfig,
     key: jax.Array,
     *,
+    match: MatchConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> FingerprintSet:
     """Generate ``cfg.n_pairs`` fingerprint pairs of the owner ``(net, params)``.
@@ -117,6 +122,12 @@ def generate(
       domain: the input domain the owner knows (no training data is used).
       cfg: generation settings.
       key: PRNG key; the same key gives bit-identical fingerprints.
+      match: the rule the fingerprints will be verified with. When given, every
+        selected group is first scored on the owner itself, and a group the owner
+        fails is replaced by the next eligible one in the selection order
+        (``meta["search"][i]["owner_failed"]`` counts them). Without it the groups
+        are the selection's first ``n_pairs`` (the owner's own rate may then be
+        below 1 on deep networks; docs/method.md).
       progress: optional ``progress(lines_done, lines_total)``.
 
     Returns:
@@ -151,38 +162,47 @@ def generate(
         # isolated within one probe spacing on either side
         d_clean = d if cfg.probes == 3 else 2 * d / (cfg.probes - 1)
         ok = eligible(cands, d_clean, cfg.select, layer_of)
-        idx = select(cands, k, d_clean, cfg.select, rng, layer_of)
+        n_ok = int(np.sum(ok))
+        # every eligible group, best first (select's order does not depend on how
+        # many are asked for, so its first k are select(k)'s)
+        order = select(cands, n_ok if match is not None else k, d_clean, cfg.select, rng,
+                       layer_of)
+        scfg = cfg.search_config(d)
+        idx, probes, outputs, failed = _owner_checked(net, params, scfg, cands, order, k,
+                                                      match)
         counts.append({"distance": float(d), "lines": cfg.n_candidates, "with_flip": n_flip,
-                       "valid": int(np.sum(cands.valid)), "eligible": int(np.sum(ok)),
-                       "newton_ok": int(np.sum(cands.newton_ok & cands.has_flip))})
+                       "valid": int(np.sum(cands.valid)), "eligible": n_ok,
+                       "newton_ok": int(np.sum(cands.newton_ok & cands.has_flip)),
+                       **({} if match is None else {"owner_failed": failed})})
         if idx.size < k:
             where = "" if cfg.select.layers is None else (
-                f", {int(np.sum(ok))} eligible in ReLU layers {cfg.select.layers}")
+                f", {n_ok} eligible in ReLU layers {cfg.select.layers}")
+            owner = "" if match is None else (
+                f", the owner itself failed {failed} of the eligible groups under the "
+                "matching rule")
             raise ValueError(
                 f"only {idx.size} usable pairs were found at d={d} (of {cfg.n_candidates} "
                 f"lines, {n_flip} crossed a boundary, {int(np.sum(cands.valid))} gave a clean "
-                f"pair{where}) but {k} were asked for: raise n_candidates (e.g. to "
+                f"pair{where}{owner}) but {k} were asked for: raise n_candidates (e.g. to "
                 f"{_suggest(cfg.n_candidates, k, max(idx.size, 1))}) or lower d or n_pairs")
-        chosen.append((d, cands, idx))
+        chosen.append((d, cands, idx, probes, outputs))
 
     def cat(field, dtype=None):
-        parts = [np.asarray(getattr(c, field))[i] for _, c, i in chosen]
+        parts = [np.asarray(getattr(c, field))[i] for _, c, i, _, _ in chosen]
         out = np.concatenate(parts).reshape(-1, *parts[0].shape[2:])  # groups -> pairs
         return out if dtype is None else out.astype(dtype)
 
     t = cfg.siblings
-    # probes and owner outputs only for the chosen lines (the search kept neither)
-    kept = [_search.probe_outputs(net, params, cfg.search_config(d), c.center[i], c.direction[i])
-            for d, c, i in chosen if i.size]
-    probes = np.concatenate([p for p, _ in kept]).reshape(-1, cfg.probes, net.input_size)
-    outputs = np.concatenate([o for _, o in kept]).reshape(-1, cfg.probes, net.output_size)
-    n_groups = sum(i.size for _, _, i in chosen)
+    probes = np.concatenate([p for *_, p, _ in chosen]).reshape(-1, cfg.probes, net.input_size)
+    outputs = np.concatenate([o for *_, o in chosen]).reshape(-1, cfg.probes, net.output_size)
+    n_groups = sum(i.size for _, _, i, _, _ in chosen)
     fps = FingerprintSet(
         probes=probes.reshape(probes.shape[0], probes.shape[1], *net.input_shape),
         owner_outputs=outputs.reshape(outputs.shape[0], outputs.shape[1], *net.output_shape),
         owner_bend=cat("bend", np.float32),
-        distance=np.concatenate([np.full(i.size * t, d, np.float32) for d, _, i in chosen]),
-        neuron=np.repeat(np.concatenate([c.neuron[i] for _, c, i in chosen]), t).astype(np.int32),
+        distance=np.concatenate([np.full(i.size * t, d, np.float32) for d, _, i, _, _ in chosen]),
+        neuron=np.repeat(np.concatenate([c.neuron[i] for _, c, i, _, _ in chosen]),
+                         t).astype(np.int32),
         margin=cat("margin", np.float32),
         steepness=cat("steepness", np.float32),
         group=np.repeat(np.arange(n_groups, dtype=np.int32), t),
@@ -196,12 +216,56 @@ def generate(
             "key": np.asarray(jax.random.key_data(key)).ravel().tolist(),
             "search": counts,
             "link": cfg.link,
+            "owner_checked_with": None if match is None else dataclasses.asdict(match),
         },
     )
     if progress is not None:
         progress(total, total)
     return fps
 
+
+
+def _owner_checked(
+    net: Network, params: Params, scfg: _search.SearchConfig, cands: _search.Candidates,
+    order: np.ndarray, k: int, match: MatchConfig | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The first ``k`` groups of ``order`` that the owner matches under ``match`` (the
+    first ``k`` when ``match`` is None), their probes ``(k, T, P, D)`` and owner
+    outputs ``(k, T, P, O)``, and how many groups the owner failed on the way.
+
+    Candidates are scored ``k`` at a time (the last batch padded), so the probe
+    program compiles for one shape, and the usual case (the owner matches all of
+    the first ``k``) costs what computing the chosen groups' outputs costs anyway.
+    """
+    from tafa_jax.verify.verify import owner_group_matches  # verify imports fpset
+
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    have, failed, start = 0, 0, 0
+    while have < k and start < order.size:
+        batch = order[start:start + k]
+        padded = np.concatenate([batch, np.repeat(batch[-1:], k - batch.size)])
+        p, y = _search.probe_outputs(net, params, scfg, cands.center[padded],
+                                     cands.direction[padded])
+        p, y = p[:batch.size], y[:batch.size]
+        if match is None:
+            ok = np.ones(batch.size, bool)
+        else:
+            link = match.link or scfg.link
+            ok = owner_group_matches(y, match, link) > 0.5
+        seen = batch.size  # groups looked at: up to the last one still needed
+        if ok.sum() >= k - have:
+            seen = int(np.flatnonzero(np.cumsum(ok) == k - have)[0]) + 1
+        ok[seen:] = False
+        failed += seen - int(ok.sum())
+        kept.append((batch[ok], p[ok], y[ok]))
+        have += int(ok.sum())
+        start += batch.size
+    if not kept:  # nothing eligible, or nothing asked for
+        t = np.shape(cands.center)[1]
+        return (np.zeros(0, np.int64), np.zeros((0, t, scfg.probes, net.input_size), np.float32),
+                np.zeros((0, t, scfg.probes, net.output_size), np.float32), failed)
+    return (np.concatenate([i for i, _, _ in kept]), np.concatenate([p for _, p, _ in kept]),
+            np.concatenate([y for _, _, y in kept]), failed)
 
 
 def _split(n: int, parts: int) -> Sequence[int]:

@@ -170,10 +170,22 @@ def _shift(a: np.ndarray, o: int, fill) -> np.ndarray:
 
 def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
                           jump_tol: float | None = None, quorum: float = 1.0) -> np.ndarray:
-    """``(..., G)``: a group of profile lines matches when, at some cell along its
-    lines, at least ``ceil(quorum * T)`` of its ``T`` lines (every line when
-    ``quorum`` is 1, at least one line always) have a kink within ``tol`` cells of
-    it. The cell itself need not hold a kink.
+    """``(..., G)`` 1.0 where the group matches: :func:`profile_group_support` is at
+    least ``ceil(quorum * T)`` of its ``T`` lines (every line when ``quorum`` is 1, at
+    least one line always)."""
+    if not 0 < quorum <= 1:
+        raise ValueError(f"quorum must be a fraction of a group's lines in (0, 1], got {quorum}")
+    support = profile_group_support(r, group, beta, tol, jumps, jump_tol)
+    per = group_layout(group)[1]
+    need = max(1, math.ceil(quorum * per - 1e-9))
+    return (support >= need).astype(np.float32)
+
+
+def profile_group_support(r, group, beta: float, tol: int, jumps=None,
+                          jump_tol: float | None = None) -> np.ndarray:
+    """``(..., G)`` int: for each group of profile lines, the most lines that, at some
+    cell along them, have a kink within ``tol`` cells of it. The cell itself need not
+    hold a kink. A group matches when this reaches its quorum (:func:`profile_group_matches`).
 
     The owner's boundary is parallel on all lines of a group; a pirated copy's
     moved boundary stays (nearly) parallel, so its kinks line up across lines.
@@ -192,8 +204,6 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
     if (jump_tol is None) != (jumps is None):
         raise ValueError("give both the relative jumps (profile_stats' second array) and "
                          "jump_tol, or neither")
-    if not 0 < quorum <= 1:
-        raise ValueError(f"quorum must be a fraction of a group's lines in (0, 1], got {quorum}")
     if tol < 0:
         raise ValueError(f"tol must be >= 0 cells, got {tol}")
     if jumps is not None and np.shape(jumps) != np.shape(r):
@@ -204,7 +214,6 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
     if kink.shape[-2] != n_groups * per:
         raise ValueError(f"the profile has {kink.shape[-2]} lines, the groups {n_groups * per}")
     shape = (*kink.shape[:-2], n_groups, per, kink.shape[-1])
-    need = max(1, math.ceil(quorum * per - 1e-9))
     if jumps is None or jump_tol is None:  # lined-up kinks, whatever their jumps
         kink = kink.reshape(shape)
         support = np.zeros(kink.shape, bool)
@@ -228,7 +237,7 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
             found |= new
         ref = _median_where(nearest, found)  # (..., G, 1, C): the lines' median jump
         support = found & (np.abs(nearest - ref) <= jump_tol * np.abs(ref))
-    return np.any(np.sum(support, axis=-2) >= need, axis=-1).astype(np.float32)
+    return np.max(np.sum(support, axis=-2), axis=-1)
 
 
 def _median_where(a: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -11,7 +12,14 @@ from tafa_jax.fingerprint.fpset import FingerprintSet
 from tafa_jax.nets.network import Network, Params
 from tafa_jax.nets.stacking import zoo_size
 from tafa_jax.verify.query import QueryFailure, blackbox_pair_stats, zoo_pair_stats
-from tafa_jax.verify.score import MatchConfig, matches, profile_group_matches
+from tafa_jax.verify.score import (
+    MatchConfig,
+    matches,
+    pair_stats,
+    profile_group_matches,
+    profile_group_support,
+    profile_stats,
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -42,7 +50,9 @@ class SuspectResult:
     """One suspect's verdict. ``bend``, ``cos``, ``match`` are ``(K,)`` per pair, ``groups``
     ``(G,)`` per fingerprint group (the score is its mean); ``None`` when it failed. For
     profile fingerprints ``bend`` and ``cos`` are ``(K, P - 2)``: the kink profile and
-    the relative jumps (:func:`~tafa_jax.verify.score.profile_stats`)."""
+    the relative jumps (:func:`~tafa_jax.verify.score.profile_stats`). ``support``
+    ``(G,)``: each group's evidence count (:func:`group_support`); a
+    :class:`~tafa_jax.verify.calibrate.Calibration` turns it into the score."""
 
     id: str
     score: float | None
@@ -53,11 +63,17 @@ class SuspectResult:
     cos: np.ndarray | None = None
     match: np.ndarray | None = None
     groups: np.ndarray | None = None
+    support: np.ndarray | None = None
 
     @property
     def pair_rate(self) -> float | None:
         """Fraction of single pairs that bend (the score counts whole groups)."""
         return None if self.match is None else float(np.mean(self.match))
+
+    @property
+    def rate(self) -> float | None:
+        """The group matching rate (the score, unless a calibration replaced it)."""
+        return None if self.groups is None else float(np.mean(self.groups))
 
 
 def group_matches(m: np.ndarray, group: np.ndarray, cos: np.ndarray | None = None
@@ -76,7 +92,16 @@ def group_matches(m: np.ndarray, group: np.ndarray, cos: np.ndarray | None = Non
     return g.astype(np.float32)
 
 
-def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
+class GroupLayout(NamedTuple):
+    """What :func:`score_pairs` reads of a fingerprint set: probes per pair or line,
+    each pair's group ``(K,)``, the owner's bend per pair ``(K,)`` (3-probe pairs)."""
+
+    n_probes: int
+    group: np.ndarray
+    owner_bend: np.ndarray | None = None
+
+
+def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet | GroupLayout,
                 cfg: MatchConfig) -> tuple[np.ndarray, np.ndarray]:
     """Per-pair matches ``(..., K)`` and per-group matches ``(..., G)``; the score is the
     groups' mean (the group matching rate)."""
@@ -88,6 +113,53 @@ def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet,
     m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
     same = np.asarray(cos) if cfg.same_sign else None
     return m, group_matches(m, fps.group, same)
+
+
+def group_support(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet | GroupLayout,
+                  cfg: MatchConfig) -> np.ndarray:
+    """``(..., G)`` int: each group's evidence, counted in its lines or pairs.
+
+    Profile lines: the most lines with the lined-up kink at one position
+    (:func:`~tafa_jax.verify.score.profile_group_support`; the group matches at its
+    quorum). Pairs: the most matching pairs whose bends point one way relative to
+    the owner's with ``same_sign`` (the group matches when that is all of them), else
+    the matching pairs. A group's evidence runs from 0 to its size ``T``.
+    """
+    if fps.n_probes > 3:
+        jumps = cos if cfg.profile_jump_tol is not None else None
+        return profile_group_support(b, fps.group, cfg.beta, cfg.profile_tol, jumps,
+                                     cfg.profile_jump_tol)
+    m = np.asarray(matches(b, cos, fps.owner_bend, cfg), np.float32)
+    onehot = np.eye(int(fps.group.max()) + 1, dtype=np.float32)[fps.group]  # (K, G)
+    if not cfg.same_sign:
+        return np.rint(m @ onehot).astype(np.int64)
+    up = (m * (np.asarray(cos) > 0)) @ onehot
+    down = (m * (np.asarray(cos) < 0)) @ onehot
+    return np.rint(np.maximum(up, down)).astype(np.int64)
+
+
+def owner_group_matches(owner_outputs: np.ndarray, cfg: MatchConfig, link: str
+                        ) -> np.ndarray:
+    """``(G,)``: 1.0 where the owner matches its own candidate group under ``cfg``.
+
+    ``owner_outputs`` is ``(G, T, P, *out)``: the owner's outputs on ``T`` pairs or
+    profile lines of ``P`` probes in each of ``G`` groups. A group the owner fails is
+    no fingerprint: on a deep network a neighbouring owner kink a cell or two from
+    the crossing changes the jump a line measures, and a group then fails its own
+    quorum. :func:`~tafa_jax.fingerprint.generate` drops such groups when given the
+    matching rule.
+    """
+    y = np.asarray(owner_outputs, np.float32)
+    if y.ndim < 4:
+        raise ValueError(f"owner_outputs must be (groups, lines, probes, *out), got shape "
+                         f"{y.shape}")
+    g, t, p = y.shape[:3]
+    y = y.reshape(g * t, p, -1)
+    stats = profile_stats if p > 3 else pair_stats
+    b, c = (np.asarray(a) for a in stats(y, y, link))
+    layout = GroupLayout(p, np.repeat(np.arange(g, dtype=np.int32), t),
+                         b if p == 3 else None)
+    return score_pairs(b, c, layout, cfg)[1]
 
 
 def verify(
@@ -122,10 +194,12 @@ def verify(
             b, c = zoo_pair_stats(s.net, s.params, fps.probes, fps.owner_outputs, chunk=chunk,
                                   link=cfg.link)
             m, g = score_pairs(b, c, fps, cfg)
+            sup = group_support(b, c, fps, cfg)
             score = g.mean(axis=-1)
             for j, sid in enumerate(s.ids):
                 out.append(SuspectResult(sid, float(score[j]), bool(score[j] >= cfg.tau),
-                                         bend=b[j], cos=c[j], match=m[j], groups=g[j]))
+                                         bend=b[j], cos=c[j], match=m[j], groups=g[j],
+                                         support=sup[j]))
         elif isinstance(s, BlackBoxSuspect):
             try:
                 b, c = blackbox_pair_stats(s.fn, fps.probes, fps.owner_outputs, cfg.link,
@@ -137,7 +211,8 @@ def verify(
                 m, g = score_pairs(b, c, fps, cfg)
                 score = float(g.mean())
                 out.append(SuspectResult(s.id, score, bool(score >= cfg.tau),
-                                         bend=b, cos=c, match=m, groups=g))
+                                         bend=b, cos=c, match=m, groups=g,
+                                         support=group_support(b, c, fps, cfg)))
         else:
             raise ValueError(f"unknown suspect type {type(s).__name__}; expected ZooSuspects "
                              "or BlackBoxSuspect")

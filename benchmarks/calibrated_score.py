@@ -1,0 +1,181 @@
+"""The calibrated score against the matching rate, warfarin, two zoos, many keys.
+
+The matching rate counts groups matched or not. The calibrated score
+(:mod:`tafa_jax.verify.calibrate`) pools every group's evidence count (how many
+of its lines show the owner's kink) as a likelihood ratio whose table is fitted
+on a labelled reference zoo. Here the table is always fitted on the *other*
+zoo (design -> held-out and held-out -> design; same recipe, every model
+trained from other keys), so no suspect scored helped fit its own table:
+
+- with the same fingerprint key only (what a user with one fingerprint set and
+  one reference zoo does);
+- pooled over all keys (the table belongs to the rule, not to the key);
+- pooled, without making the table non-decreasing (to show why it is).
+
+and, without any table, a graded group score (a group scores from 0, 0.1 T
+lines below its quorum, up to 1 at the quorum; the pairs rule's quorum is the
+whole group, so there it is the matching rate).
+
+For both rules (profile, pairs); ARUC, ROC-AUC, TPR@1%FPR, kind means,
+highest negative score and the distilled copies' mean score, mean ± sd over
+keys.
+
+    python benchmarks/calibrated_score.py [--keys 15] [--out benchmarks/results] [--quick]
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from design_study import (  # noqa: E402
+    owner_and_zoos,
+    spread_of,
+    study_parser,
+    study_result,
+    write_result,
+)
+from profile_scorer import zoo_runs  # noqa: E402
+
+from tafa_jax.fingerprint import generate  # noqa: E402
+from tafa_jax.scenarios import WARFARIN  # noqa: E402
+from tafa_jax.verify import summarize  # noqa: E402
+from tafa_jax.verify.calibrate import calibrated_score, fit_calibration  # noqa: E402
+
+KINDS = ("rtal", "ftal_large", "fineprune 0.6", "fineprune 0.8")
+VARIANTS = ("matching rate (the rule's score)",
+            "graded: a group scores 0 -> 1 from 0.1 T below its quorum to the quorum",
+            "calibrated on the other zoo, same key",
+            "calibrated on the other zoo, all keys pooled",
+            "calibrated on the other zoo, all keys pooled, table not monotone")
+
+
+def _fit(runs: list[dict], size: int, monotone: bool = True):
+    pos = np.concatenate([r["support"][r["label"] == 1] for r in runs])
+    neg = np.concatenate([r["support"][r["label"] == 0] for r in runs])
+    return fit_calibration(pos, neg, size, monotone=monotone)
+
+
+def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float) -> list[dict]:
+    """Every variant on the test zoo's runs, tables fitted on ``ref`` (the other zoo);
+    ``quorum``: the fraction of a group's lines its match needs (1 for pairs)."""
+    pooled = _fit(ref, size)
+    loose = _fit(ref, size, monotone=False)
+    rows = []
+    for name in VARIANTS:
+        runs = []
+        for i, t in enumerate(test):
+            if name == VARIANTS[0]:
+                score = t["rate"]
+            elif name == VARIANTS[1]:
+                part = np.clip((t["support"] / size - (quorum - 0.1)) / 0.1, 0.0, 1.0)
+                need = math.ceil(quorum * size - 1e-9)  # the quorum itself scores 1 exactly
+                score = np.where(t["support"] >= need, 1.0, part).mean(axis=-1)
+            else:
+                cal = (_fit([ref[i]], size) if name == VARIANTS[2] else
+                       loose if name == VARIANTS[4] else pooled)
+                score = calibrated_score(t["support"], cal)
+            lab = t["label"]
+            m = summarize(score[lab == 1], score[lab == 0])
+            m["max_negative"] = float(score[lab == 0].max())
+            m["kinds"] = {k: float(score[(t["kind"] == k) & (lab == 1)].mean())
+                          for k in KINDS if np.any((t["kind"] == k) & (lab == 1))}
+            dist = t["group"] == "distillation"
+            m["distillation"] = float(score[dist].mean()) if dist.any() else None
+            runs.append(m)
+        row = {"variant": name, "keys": len(test)}
+        for metric in ("aruc", "roc_auc", "tpr_at_1fpr", "max_negative"):
+            row[metric] = spread_of([m[metric] for m in runs])
+        row["kind_means"] = {k: float(np.mean([m["kinds"][k] for m in runs]))
+                             for k in KINDS if k in runs[0]["kinds"]}
+        d = [m["distillation"] for m in runs if m["distillation"] is not None]
+        row["distillation_mean"] = float(np.mean(d)) if d else None
+        rows.append(row)
+        print(f"  {name:66s} ARUC {row['aruc']['mean']:.3f}+-{row['aruc']['sd']:.3f} "
+              f"ROC-AUC {row['roc_auc']['mean']:.3f} TPR {row['tpr_at_1fpr']['mean']:.3f} "
+              f"maxneg {row['max_negative']['mean']:.2f} {row['kind_means']}", flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    args = study_parser(__doc__, 15, "small zoo, two keys (a smoke run)").parse_args(argv)
+    out = Path(args.out)
+    t0 = time.perf_counter()
+    data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
+    n_keys = 2 if args.quick else args.keys
+    result = study_result(data, mae, keys=n_keys, rules={})
+    for rule in ("profile", "pairs"):
+        gcfg, match = WARFARIN.rule(rule)
+        fingerprints = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, i))
+                        for i in range(n_keys)]
+        size = fingerprints[0].lines_per_group
+        ev = {name: zoo_runs(zoo, fingerprints, match) for name, zoo in zoos}
+        tables = {}
+        for name, other in (("design", "heldout"), ("heldout", "design")):
+            print(f"{rule}, {name} zoo (tables fitted on the {other} zoo):", flush=True)
+            quorum = match.profile_quorum if gcfg.probes > 3 else 1.0
+            tables[name] = score_rows(ev[name], ev[other], size, quorum)
+        cal = _fit(ev["design"], size)
+        hist = {name: {k: np.bincount(np.concatenate(
+                    [r["support"][(r["kind"] == k) & (r["label"] == 1)].ravel() for r in runs]),
+                    minlength=size + 1).tolist() for k in KINDS}
+                for name, runs in ev.items()}
+        result["rules"][rule] = {
+            "support_histograms_by_kind": hist,
+            "queries_per_suspect": fingerprints[0].queries_per_suspect, "group_size": size,
+            "zoos": tables,
+            "table_fitted_on_design_zoo": {"llr": cal.llr.tolist(),
+                                           "copies": cal.copies.tolist(),
+                                           "independent": cal.independent.tolist()}}
+    result["wall_s"] = time.perf_counter() - t0
+    write_result(out, "calibrated_score_quick" if args.quick else "calibrated_score", result,
+                 to_markdown)
+    return 0
+
+
+def to_markdown(result) -> str:
+    lines = ["# The calibrated score against the matching rate (warfarin)", "",
+             f"Data: {result['data']}; owner test MAE {result['owner_test_mae']:.2f}. "
+             f"Machine: {result['machine'].get('cpu', '?')}. {result['keys']} fingerprint "
+             "keys, mean ± sd; kind columns, highest negative and distillation are means "
+             "over keys. Every table is fitted on the other zoo. Regenerate: "
+             "`python benchmarks/calibrated_score.py`.", ""]
+    for rule, r in result["rules"].items():
+        for zoo, rows in r["zoos"].items():
+            lines += [f"## {rule} rule ({r['queries_per_suspect']} queries, groups of "
+                      f"{r['group_size']}), {zoo} zoo", "",
+                      "| score | ARUC | ROC-AUC | TPR@1%FPR | highest negative | "
+                      + " | ".join(KINDS) + " | distillation |",
+                      "|---|---|---|---|---|" + "---|" * len(KINDS) + "---|"]
+            for row in rows:
+                dist = row["distillation_mean"]
+                lines.append(f"| {row['variant']} | " + " | ".join(
+                    f"{row[k]['mean']:.3f} ± {row[k]['sd']:.3f}"
+                    for k in ("aruc", "roc_auc", "tpr_at_1fpr"))
+                    + f" | {row['max_negative']['mean']:.2f} | "
+                    + " | ".join(f"{row['kind_means'].get(k, float('nan')):.2f}" for k in KINDS)
+                    + f" | {'-' if dist is None else f'{dist:.2f}'} |")
+            lines.append("")
+        t = r["table_fitted_on_design_zoo"]
+        lines += [f"{rule} rule, the table fitted on the design zoo (all keys), evidence "
+                  f"count: llr (copies' groups / independent models' groups):", "",
+                  ", ".join(f"{s}: {v:+.1f} ({c}/{n})" for s, (v, c, n) in enumerate(
+                      zip(t["llr"], t["copies"], t["independent"]))), "",
+                  f"{rule} rule, groups of each kind's copies by evidence count "
+                  f"0..{r['group_size']} (all keys):", ""]
+        for zoo, kinds in r["support_histograms_by_kind"].items():
+            lines += [f"- {zoo} zoo, {k}: {h}" for k, h in kinds.items()]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

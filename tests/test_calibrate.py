@@ -1,0 +1,114 @@
+import json
+
+import numpy as np
+import pytest
+
+from tafa_jax.verify.calibrate import (
+    Calibration,
+    calibrated_score,
+    check_layout,
+    fit_calibration,
+    load_calibration,
+    rescore,
+    save_calibration,
+)
+from tafa_jax.verify.verify import GroupLayout, SuspectResult, group_support
+
+
+def _reference(seed=0):
+    rng = np.random.default_rng(seed)
+    copies = np.clip(rng.normal(18, 2, (40, 5)).round(), 0, 20).astype(int)
+    independent = np.clip(rng.normal(9, 3, (40, 5)).round(), 0, 20).astype(int)
+    return copies, independent
+
+
+def test_the_table_is_a_monotone_log_likelihood_ratio_of_the_counts():
+    copies, independent = _reference()
+    loose = fit_calibration(copies, independent, 20, monotone=False)
+    hp = np.bincount(copies.ravel(), minlength=21)
+    hn = np.bincount(independent.ravel(), minlength=21)
+    np.testing.assert_array_equal(loose.copies, hp)
+    want = np.log((hp + 1) / (hp.sum() + 21)) - np.log((hn + 1) / (hn.sum() + 21))
+    np.testing.assert_allclose(loose.llr, want)
+    cal = fit_calibration(copies, independent, 20)
+    assert cal.group_size == 20 and np.all(np.diff(cal.llr) >= -1e-12)
+    assert not np.all(np.diff(loose.llr) >= 0)  # the test can fail: pooling did something
+    # the pooled table keeps the counts' weighted mean of the raw table
+    w = hp + hn + 2.0
+    assert np.sum(cal.llr * w) == pytest.approx(np.sum(loose.llr * w))
+    # copies score near 1, independent models near 0
+    assert calibrated_score(copies, cal).min() > 0.99
+    assert calibrated_score(independent, cal).max() < 0.01
+    mixed = np.array([[20, 20, 20, 20, 3]])
+    assert calibrated_score(mixed, cal)[0] == pytest.approx(
+        1 / (1 + np.exp(-cal.llr[[20, 20, 20, 20, 3]].sum())))
+
+
+def test_bad_inputs_are_refused_with_what_was_expected():
+    copies, independent = _reference()
+    with pytest.raises(ValueError, match=r"integer counts in 0\.\.20"):
+        fit_calibration(copies + 5, independent, 20)
+    with pytest.raises(ValueError, match=r"integer counts in 0\.\.20"):
+        fit_calibration(copies.astype(float), independent, 20)
+    with pytest.raises(ValueError, match=r"\(suspects >= 1, groups >= 1\)"):
+        fit_calibration(copies[:0], independent, 20)
+    with pytest.raises(ValueError, match="smoothing must be > 0"):
+        fit_calibration(copies, independent, 20, smoothing=0)
+    with pytest.raises(ValueError, match="group_size must be an int >= 1"):
+        fit_calibration(copies, independent, 0)
+    cal = fit_calibration(copies, independent, 20)
+    with pytest.raises(ValueError, match=r"integer counts in 0\.\.20"):
+        calibrated_score(np.array([[21]]), cal)
+    with pytest.raises(ValueError, match="groups of 20 lines of 41 probes"):
+        check_layout(Calibration(cal.llr, cal.copies, cal.independent, 1.0,
+                                 {"n_probes": 41}), 3, 5)
+    with pytest.raises(ValueError, match="non-negative counts"):
+        Calibration(cal.llr, cal.copies[:3], cal.independent, 1.0)
+
+
+def test_files_round_trip_and_refuse_tampering(tmp_path):
+    copies, independent = _reference()
+    cal = fit_calibration(copies, independent, 20, meta={"n_probes": 41, "rule": "profile"})
+    path = save_calibration(tmp_path / "cal.json", cal)
+    back = load_calibration(path)
+    np.testing.assert_array_equal(back.llr, cal.llr)
+    np.testing.assert_array_equal(back.independent, cal.independent)
+    assert back.meta == {"n_probes": 41, "rule": "profile"} and back.smoothing == 1.0
+    body = json.loads(path.read_text())
+    body["llr"][0] = 50.0
+    path.write_text(json.dumps(body))
+    with pytest.raises(ValueError, match="digest mismatch"):
+        load_calibration(path)
+    body["version"] = 99
+    path.write_text(json.dumps(body))
+    with pytest.raises(ValueError, match="version 99 is not supported"):
+        load_calibration(path)
+    with pytest.raises(ValueError, match="not a readable calibration file"):
+        load_calibration(tmp_path / "missing.json")
+
+
+def test_rescore_replaces_the_score_and_keeps_the_rate_and_failures():
+    copies, independent = _reference()
+    cal = fit_calibration(copies, independent, 20)
+    ok = SuspectResult("a", 0.2, False, groups=np.array([1, 0, 0, 0, 0], np.float32),
+                       support=np.array([20, 20, 19, 15, 18]))
+    bad = SuspectResult("b", None, None, failed=True, reason="timeout")
+    a, b = rescore([ok, bad], cal)
+    assert a.score == pytest.approx(float(calibrated_score(ok.support, cal)))
+    assert a.score > 0.5 and a.decision and a.rate == pytest.approx(0.2)
+    assert b is bad
+    with pytest.raises(ValueError, match=r"tau must be in \[0, 1\]"):
+        rescore([ok], cal, tau=2.0)
+
+
+def test_group_support_counts_same_sign_matching_pairs():
+    # 2 groups of 3 pairs; absolute test beta 0.1
+    b = np.array([[0.5, 0.5, 0.5, 0.5, 0.01, 0.5]], np.float32)
+    cos = np.array([[1.0, -1.0, 1.0, -1.0, -1.0, -1.0]], np.float32)
+    layout = GroupLayout(3, np.repeat(np.arange(2), 3), np.ones(6, np.float32))
+    from tafa_jax.verify import MatchConfig
+
+    got = group_support(b, cos, layout, MatchConfig(beta=0.1, same_sign=True))
+    np.testing.assert_array_equal(got, [[2, 2]])  # group 0: 2 up, 1 down; group 1: 2 match
+    got = group_support(b, cos, layout, MatchConfig(beta=0.1))
+    np.testing.assert_array_equal(got, [[3, 2]])
