@@ -124,9 +124,11 @@ def main(argv=None) -> int:
             quorum = match.profile_quorum if gcfg.probes > 3 else 1.0
             tables[name] = score_rows(ev[name], ev[other], size, quorum)
         cal = _fit(ev["design"], size)
+        kinds = sorted({k for r in ev["design"] for k in r["kind"][r["label"] == 1]})
         hist = {name: {k: np.bincount(np.concatenate(
-                    [r["support"][(r["kind"] == k) & (r["label"] == 1)].ravel() for r in runs]),
-                    minlength=size + 1).tolist() for k in KINDS}
+                    [r["support"][((r["kind"] == k) & (r["label"] == 1)) if k != "independent"
+                                  else r["label"] == 0].ravel() for r in runs]),
+                    minlength=size + 1).tolist() for k in (*kinds, "independent")}
                 for name, runs in ev.items()}
         result["rules"][rule] = {
             "support_histograms_by_kind": hist,
@@ -169,7 +171,8 @@ def to_markdown(result) -> str:
                   f"count: llr (copies' groups / independent models' groups):", "",
                   ", ".join(f"{s}: {v:+.1f} ({c}/{n})" for s, (v, c, n) in enumerate(
                       zip(t["llr"], t["copies"], t["independent"]))), "",
-                  f"{rule} rule, groups of each kind's copies by evidence count "
+                  f"{rule} rule, groups of each kind's copies (and of every independent model) "
+                  "by evidence count "
                   f"0..{r['group_size']} (all keys):", ""]
         for zoo, kinds in r["support_histograms_by_kind"].items():
             lines += [f"- {zoo} zoo, {k}: {h}" for k, h in kinds.items()]

@@ -106,7 +106,8 @@ def variants(sc: Scenario, n_layers: int = 1
 
 
 # (length in pair distances d, (groups, lines per group)); 41 probes, ~4100 queries
-LENGTHS = ((10, (20, 5)), (20, (20, 5)), (30, (20, 5)), (40, (20, 5)), (20, (10, 10)))
+LENGTHS = ((10, (20, 5)), (20, (20, 5)), (30, (20, 5)), (40, (20, 5)), (60, (20, 5)),
+           (80, (20, 5)), (20, (10, 10)))
 
 
 def main(argv=None) -> int:

@@ -238,6 +238,7 @@ def cmd_calibrate(args) -> int:
     import numpy as np
 
     from tafa_jax.fingerprint import load
+    from tafa_jax.pipeline import suspect_table
     from tafa_jax.verify import verify
     from tafa_jax.verify.calibrate import fit_calibration, save_calibration
 
@@ -245,10 +246,10 @@ def cmd_calibrate(args) -> int:
     match = _match_of(fps)
     zoo, suspects = _zoo_suspects(args.zoo)
     res = verify(fps, suspects, match)
-    label = {r.id: (None if r.excluded or r.member.group not in ("positive", "negative")
-                    else r.member.label) for r in zoo.records}
-    copies = [r.support for r in res if label.get(r.id) == 1 and r.support is not None]
-    independent = [r.support for r in res if label.get(r.id) == 0 and r.support is not None]
+    table = suspect_table(zoo, res)  # labels: utility-filtered, distilled copies apart
+    copies = [r.support for r, t in zip(res, table) if t["label"] == 1 and r.support is not None]
+    independent = [r.support for r, t in zip(res, table)
+                   if t["label"] == 0 and r.support is not None]
     if not copies or not independent:
         raise UserError(f"the zoo {args.zoo} needs labelled copies and independent models to "
                         f"calibrate on; it has {len(copies)} and {len(independent)}")
@@ -284,7 +285,7 @@ def cmd_verify(args) -> int:
         from tafa_jax.verify.calibrate import check_layout, load_calibration
 
         cal = load_calibration(args.calibration)
-        check_layout(cal, fps.n_probes, fps.lines_per_group)
+        check_layout(cal, fps.n_probes, fps.lines_per_group, match)
     suspects = []
     zoo = None
     zoo_ids: set[str] = set()
@@ -439,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--retries", type=int, default=0)
     v.add_argument("--calibration", help="score by a calibration file (from calibrate): the "
                                          "posterior probability of a copy, not the matching "
-                                         "rate; the decision is score >= tau (0.5)")
+                                         "rate; the decision is score >= --tau (default 0.5)")
     v.set_defaults(fn=cmd_verify)
 
     c = sub.add_parser("calibrate", help="fit a calibrated score on a labelled reference zoo")

@@ -283,23 +283,26 @@ def test_calibrated_score_rows_fit_on_the_other_zoo():
 
     rng = np.random.default_rng(0)
 
-    def runs(seed_shift):
+    def runs(shift, graded_rows=None):
         out = []
-        for k in range(2):
-            pos = np.clip(rng.normal(16 - seed_shift, 1, (6, 5)).round(), 0, 20).astype(int)
+        for _ in range(2):
+            pos = np.clip(rng.normal(16 - shift, 1, (6, 5)).round(), 0, 20).astype(int)
+            if graded_rows is not None:
+                pos[:3] = graded_rows
             neg = np.clip(rng.normal(7, 2, (8, 5)).round(), 0, 20).astype(int)
             support = np.concatenate([pos, neg])
             out.append({"support": support, "rate": (support >= 16).mean(-1),
                         "label": np.array([1] * 6 + [0] * 8),
                         "group": np.array(["positive"] * 6 + ["negative"] * 8),
-                        "kind": np.array(["rtal"] * 6 + ["neg_same"] * 8)})
+                        "kind": np.array(["rtal"] * 3 + ["ftal_large"] * 3 + ["neg_same"] * 8)})
         return out
 
-    rows = cs.score_rows(runs(0), runs(1), 20, 0.8)
+    # three copies whose groups have 14, 15, 16, 20 and 3 lines: graded 0, 0.5, 1, 1, 0
+    rows = cs.score_rows(runs(0, [14, 15, 16, 20, 3]), runs(1), 20, 0.8)
     assert [r["variant"] for r in rows] == list(cs.VARIANTS)
     by = {r["variant"]: r for r in rows}
-    rate = by[cs.VARIANTS[0]]
-    pooled = by[cs.VARIANTS[3]]
+    assert by[cs.VARIANTS[1]]["kind_means"]["rtal"] == pytest.approx(2.5 / 5)
+    assert by[cs.VARIANTS[0]]["kind_means"]["rtal"] == pytest.approx(2 / 5)  # 16 and 20
+    rate, pooled = by[cs.VARIANTS[0]], by[cs.VARIANTS[3]]
     assert pooled["aruc"]["mean"] > rate["aruc"]["mean"]  # the test can fail
     assert pooled["max_negative"]["mean"] < 0.05 and pooled["distillation_mean"] is None
-    assert 0 <= by[cs.VARIANTS[1]]["kind_means"]["rtal"] <= 1

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -52,16 +53,34 @@ def test_bad_inputs_are_refused_with_what_was_expected():
         fit_calibration(copies.astype(float), independent, 20)
     with pytest.raises(ValueError, match=r"\(suspects >= 1, groups >= 1\)"):
         fit_calibration(copies[:0], independent, 20)
-    with pytest.raises(ValueError, match="smoothing must be > 0"):
+    with pytest.raises(ValueError, match="smoothing must be a finite count > 0"):
         fit_calibration(copies, independent, 20, smoothing=0)
-    with pytest.raises(ValueError, match="group_size must be an int >= 1"):
-        fit_calibration(copies, independent, 0)
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match="group_size must be an int >= 1"):
+            fit_calibration(copies, independent, bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="smoothing must be a finite count > 0"):
+        fit_calibration(copies, independent, 20, smoothing=float("inf"))
     cal = fit_calibration(copies, independent, 20)
-    with pytest.raises(ValueError, match=r"integer counts in 0\.\.20"):
-        calibrated_score(np.array([[21]]), cal)
+    with pytest.raises(ValueError, match=r"counts in 0\.\.20 .* got values 0\.\.21"):
+        calibrated_score(np.array([[0, 21]]), cal)
+    with pytest.raises(ValueError, match="integer counts, got dtype float"):
+        calibrated_score(np.array([[1.0]]), cal)
     with pytest.raises(ValueError, match="groups of 20 lines of 41 probes"):
         check_layout(Calibration(cal.llr, cal.copies, cal.independent, 1.0,
                                  {"n_probes": 41}), 3, 5)
+    # same group size, other probes per line
+    with pytest.raises(ValueError, match="groups of 20 lines of 41 probes"):
+        check_layout(Calibration(cal.llr, cal.copies, cal.independent, 1.0,
+                                 {"n_probes": 41}), 13, 20)
+    # evidence counted under another matching rule
+    from tafa_jax.verify import MatchConfig
+
+    rule = MatchConfig(beta=0.05, profile_jump_tol=0.5, profile_quorum=0.8)
+    fitted = Calibration(cal.llr, cal.copies, cal.independent, 1.0,
+                         {"n_probes": 41, "match": dataclasses.asdict(rule)})
+    check_layout(fitted, 41, 20, dataclasses.replace(rule, tau=0.7, profile_quorum=0.9))
+    with pytest.raises(ValueError, match=r"another matching rule \(beta: 0\.05 -> 0\.1\)"):
+        check_layout(fitted, 41, 20, dataclasses.replace(rule, beta=0.1))
     with pytest.raises(ValueError, match="non-negative counts"):
         Calibration(cal.llr, cal.copies[:3], cal.independent, 1.0)
 
@@ -85,6 +104,14 @@ def test_files_round_trip_and_refuse_tampering(tmp_path):
         load_calibration(path)
     with pytest.raises(ValueError, match="not a readable calibration file"):
         load_calibration(tmp_path / "missing.json")
+    # a well-formed file without a table: a ValueError that says so, not a KeyError
+    from tafa_jax.verify.calibrate import _digest
+
+    empty = {"format": "tafa-jax-calibration", "version": 1}
+    empty["digest"] = _digest(empty)
+    path.write_text(json.dumps(empty))
+    with pytest.raises(ValueError, match="not a valid calibration table"):
+        load_calibration(path)
 
 
 def test_rescore_replaces_the_score_and_keeps_the_rate_and_failures():
@@ -99,6 +126,12 @@ def test_rescore_replaces_the_score_and_keeps_the_rate_and_failures():
     assert b is bad
     with pytest.raises(ValueError, match=r"tau must be in \[0, 1\]"):
         rescore([ok], cal, tau=2.0)
+    # even evidence: the posterior is exactly the prior 0.5, and score >= tau decides
+    even = Calibration(np.zeros(21), cal.copies, cal.independent, 1.0)
+    (r,) = rescore([ok], even, tau=0.5)
+    assert r.score == 0.5 and r.decision
+    (r,) = rescore([ok], even, tau=0.51)
+    assert not r.decision
 
 
 def test_group_support_counts_same_sign_matching_pairs():

@@ -315,15 +315,20 @@ def test_default_chunk_is_cache_sized_and_results_do_not_depend_on_it(setup):
     np.testing.assert_allclose(b_auto, b_one, rtol=1e-3, atol=2e-4)
 
 
-def test_group_matches_with_same_sign():
-    from tafa_jax.verify.verify import group_matches
+def test_pair_groups_match_when_every_pair_bends_and_with_same_sign_one_way():
+    from tafa_jax.verify.verify import GroupLayout, score_pairs
 
-    group = np.array([0, 0, 0, 1, 1, 1])
-    m = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 1]], np.float32)
+    layout = GroupLayout(3, np.array([0, 0, 0, 1, 1, 1]), np.ones(6, np.float32))
+    b = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 1]], np.float32)  # bends (beta 0.5)
     cos = np.array([[1, 1, 1, -1, -1, -1],  # one copy agrees, the other is flipped: both fine
                     [1, -1, 1, 1, 1, 1]], np.float32)  # mixed signs in group 0
-    np.testing.assert_array_equal(group_matches(m, group), [[1, 1], [1, 0]])
-    np.testing.assert_array_equal(group_matches(m, group, cos), [[1, 1], [0, 0]])
+    m, g, support = score_pairs(b, cos, layout, MatchConfig(beta=0.5))
+    np.testing.assert_array_equal(m, b)
+    np.testing.assert_array_equal(g, [[1, 1], [1, 0]])
+    np.testing.assert_array_equal(support, [[3, 3], [3, 2]])
+    _, g, support = score_pairs(b, cos, layout, MatchConfig(beta=0.5, same_sign=True))
+    np.testing.assert_array_equal(g, [[1, 1], [0, 0]])
+    np.testing.assert_array_equal(support, [[3, 3], [2, 2]])  # the most that bend one way
 
 
 def test_profile_quorum_counts_the_lines_that_show_the_kink():
@@ -346,8 +351,10 @@ def test_profile_quorum_counts_the_lines_that_show_the_kink():
     lines = SimpleNamespace(n_probes=11, group=group)  # 9 cells = 11 probes - 2
     for q, want in ((1.0, [0, 0]), (0.8, [1, 0])):
         cfg = MatchConfig(beta=0.5, profile_quorum=q)
-        _, g = score_pairs(flat, np.zeros_like(flat), lines, cfg)  # type: ignore[arg-type]
+        _, g, support = score_pairs(flat, np.zeros_like(flat), lines,  # type: ignore[arg-type]
+                                    cfg)
         np.testing.assert_array_equal(g, want)
+        np.testing.assert_array_equal(support, [4, 2])  # lines with the kink, per group
     # 25 lines, 7 show the kink: quorum 0.28 (0.28 * 25 = 7.000000000000001 in floats)
     # needs 7 lines, 0.29 needs 8
     r25 = np.zeros((25, 9), np.float32)

@@ -122,19 +122,13 @@ def select(
                  "kink": cands.kink}[cfg.rule]
         score = _per_line(score)[idx]
     order = idx[np.argsort(-score, kind="stable")]
-    neurons = np.asarray(cands.neuron)[order]
-    chosen: list[int] = []
-    used: dict[int, int] = {}
-    cap = cfg.max_per_neuron
-    taken = np.zeros(order.size, bool)
-    while len(chosen) < k and not taken.all():
-        for j, (cand, neuron) in enumerate(zip(order, neurons)):
-            if taken[j] or used.get(int(neuron), 0) >= cap:
-                continue
-            chosen.append(int(cand))
-            used[int(neuron)] = used.get(int(neuron), 0) + 1
-            taken[j] = True
-            if len(chosen) == k:
-                break
-        cap += cfg.max_per_neuron
-    return np.asarray(chosen, dtype=np.int64)
+    # rounds: the first max_per_neuron candidates of every neuron (best first), then
+    # the next max_per_neuron of each, ...; a candidate's round is its rank among its
+    # neuron's candidates // max_per_neuron, so the order does not depend on k
+    _, neuron = np.unique(np.asarray(cands.neuron)[order], return_inverse=True)
+    by_neuron = np.argsort(neuron, kind="stable")
+    first = np.r_[0, np.flatnonzero(np.diff(neuron[by_neuron])) + 1]
+    rank = np.empty(order.size, np.int64)
+    rank[by_neuron] = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
+    ranked = order[np.argsort(rank // cfg.max_per_neuron, kind="stable")]
+    return ranked[:k].astype(np.int64)

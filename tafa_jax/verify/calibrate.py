@@ -15,7 +15,8 @@ The table is estimated with add-``smoothing`` counts and made non-decreasing
 in ``s`` (pool-adjacent-violators, weighted by the counts): more lines with the
 owner's kink is never evidence against a copy. Without that, a table fitted on
 the warfarin zoo gave counts 0-3 (no kink at all, which pruned copies show)
-positive weight, a property of the zoo's pruning recipe, not of the fingerprint
+positive weight (groups where no line shows any kink, most of them fine-pruned
+copies'): a property of the zoo's pruning recipe, not of the fingerprint
 (``benchmarks/calibrated_score.py``).
 
 The table belongs to a matching rule and a group size, not to one fingerprint
@@ -29,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from tafa_jax.io import atomic_write_bytes, read_json
+from tafa_jax.verify.score import MatchConfig
 from tafa_jax.verify.verify import SuspectResult
 
 FORMAT = "tafa-jax-calibration"
@@ -113,10 +116,11 @@ def fit_calibration(copies: np.ndarray, independent: np.ndarray, group_size: int
       monotone: make the table non-decreasing (the default; see the module doc).
       meta: recorded with the table.
     """
-    if not isinstance(group_size, (int, np.integer)) or group_size < 1:
+    if (not isinstance(group_size, (int, np.integer)) or isinstance(group_size, bool)
+            or group_size < 1):
         raise ValueError(f"group_size must be an int >= 1, got {group_size!r}")
-    if not smoothing > 0:
-        raise ValueError(f"smoothing must be > 0, got {smoothing}")
+    if not (math.isfinite(smoothing) and smoothing > 0):
+        raise ValueError(f"smoothing must be a finite count > 0, got {smoothing}")
     hp = _counts(copies, group_size, "the copies'")
     hn = _counts(independent, group_size, "the independent models'")
     pp = (hp + smoothing) / (hp.sum() + smoothing * hp.size)
@@ -130,10 +134,12 @@ def fit_calibration(copies: np.ndarray, independent: np.ndarray, group_size: int
 def calibrated_score(support: np.ndarray, cal: Calibration) -> np.ndarray:
     """``(...)``: the posterior probability of a copy, from evidence ``(..., G)``."""
     s = np.asarray(support)
-    if not np.issubdtype(s.dtype, np.integer) or s.size == 0 or s.min() < 0 \
-            or s.max() > cal.group_size:
-        raise ValueError(f"support must be integer counts in 0..{cal.group_size} (the "
-                         f"calibration's group size), got dtype {s.dtype}, shape {s.shape}")
+    if not np.issubdtype(s.dtype, np.integer) or s.size == 0:
+        raise ValueError(f"support must be a non-empty array of integer counts, got dtype "
+                         f"{s.dtype}, shape {s.shape}")
+    if s.min() < 0 or s.max() > cal.group_size:
+        raise ValueError(f"support must be counts in 0..{cal.group_size} (the calibration's "
+                         f"group size), got values {s.min()}..{s.max()}")
     total = np.asarray(cal.llr)[s].sum(axis=-1)
     return 1.0 / (1.0 + np.exp(-np.clip(total, -700, 700)))
 
@@ -156,13 +162,29 @@ def rescore(results: Sequence[SuspectResult], cal: Calibration, tau: float = 0.5
     return out
 
 
-def check_layout(cal: Calibration, n_probes: int, group_size: int) -> None:
-    """Refuse a table fitted for another fingerprint layout."""
+# the matching settings a group's evidence count depends on (tau and the quorum are
+# applied to it afterwards)
+EVIDENCE_FIELDS = ("mode", "beta", "rho", "link", "min_cos", "abs_cos", "profile_tol",
+                   "profile_jump_tol", "same_sign")
+
+
+def check_layout(cal: Calibration, n_probes: int, group_size: int,
+                 match: MatchConfig | None = None) -> None:
+    """Refuse a table fitted for another fingerprint layout or, when the table records
+    its matching rule and ``match`` is given, for evidence counted another way."""
     want = cal.meta.get("n_probes")
     if group_size != cal.group_size or (want is not None and int(want) != int(n_probes)):
         raise ValueError(f"the calibration is for groups of {cal.group_size} "
                          f"{'lines' if (want or 3) > 3 else 'pairs'} of {want} probes; these "
                          f"fingerprints have groups of {group_size} of {n_probes} probes")
+    fitted = cal.meta.get("match")
+    if match is not None and isinstance(fitted, dict):
+        now = dataclasses.asdict(match)
+        diff = [f"{k}: {fitted.get(k)!r} -> {now[k]!r}" for k in EVIDENCE_FIELDS
+                if k in fitted and fitted[k] != now[k]]
+        if diff:
+            raise ValueError("the calibration counted evidence under another matching rule ("
+                             + "; ".join(diff) + "): fit it again with this rule")
 
 
 def _digest(body: dict[str, Any]) -> str:
@@ -198,6 +220,11 @@ def load_calibration(path: str | os.PathLike) -> Calibration:
     digest = body.pop("digest", None)
     if digest != _digest(body):
         raise ValueError(f"{path}: content digest mismatch: the file was modified or damaged")
-    return Calibration(np.asarray(body["llr"], np.float64), np.asarray(body["copies"], np.int64),
-                       np.asarray(body["independent"], np.int64), float(body["smoothing"]),
-                       dict(body["meta"]))
+    try:
+        return Calibration(np.asarray(body["llr"], np.float64),
+                           np.asarray(body["copies"], np.int64),
+                           np.asarray(body["independent"], np.int64),
+                           float(body["smoothing"]), dict(body["meta"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: not a valid calibration table ({type(err).__name__}: "
+                         f"{err})") from err

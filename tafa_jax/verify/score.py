@@ -176,9 +176,13 @@ def profile_group_matches(r, group, beta: float, tol: int, jumps=None,
     if not 0 < quorum <= 1:
         raise ValueError(f"quorum must be a fraction of a group's lines in (0, 1], got {quorum}")
     support = profile_group_support(r, group, beta, tol, jumps, jump_tol)
-    per = group_layout(group)[1]
-    need = max(1, math.ceil(quorum * per - 1e-9))
-    return (support >= need).astype(np.float32)
+    return (support >= quorum_need(quorum, group_layout(group)[1])).astype(np.float32)
+
+
+def quorum_need(quorum: float, per: int) -> int:
+    """Lines of a group of ``per`` that a ``quorum`` asks for: ``ceil(quorum * per)``
+    (the float rounding of ``quorum * per`` forgiven), at least one."""
+    return max(1, math.ceil(quorum * per - 1e-9))
 
 
 def profile_group_support(r, group, beta: float, tol: int, jumps=None,
