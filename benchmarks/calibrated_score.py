@@ -64,9 +64,11 @@ def _fit(runs: list[dict], size: int, monotone: bool = True):
     return fit_calibration(pos, neg, size, monotone=monotone)
 
 
-def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float) -> list[dict]:
+def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
+               kinds: tuple[str, ...] = KINDS) -> list[dict]:
     """Every variant on the test zoo's runs, tables fitted on ``ref`` (the other zoo);
-    ``quorum``: the fraction of a group's lines its match needs (1 for pairs)."""
+    ``quorum``: the fraction of a group's lines its match needs (1 for pairs);
+    ``kinds``: the positive kinds whose mean scores are kept."""
     pooled = _fit(ref, size)
     loose = _fit(ref, size, monotone=False)
     rows = []
@@ -87,7 +89,7 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float) -> l
             m = summarize(score[lab == 1], score[lab == 0])
             m["max_negative"] = float(score[lab == 0].max())
             m["kinds"] = {k: float(score[(t["kind"] == k) & (lab == 1)].mean())
-                          for k in KINDS if np.any((t["kind"] == k) & (lab == 1))}
+                          for k in kinds if np.any((t["kind"] == k) & (lab == 1))}
             dist = t["group"] == "distillation"
             m["distillation"] = float(score[dist].mean()) if dist.any() else None
             runs.append(m)
@@ -95,7 +97,7 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float) -> l
         for metric in ("aruc", "roc_auc", "tpr_at_1fpr", "max_negative"):
             row[metric] = spread_of([m[metric] for m in runs])
         row["kind_means"] = {k: float(np.mean([m["kinds"][k] for m in runs]))
-                             for k in KINDS if k in runs[0]["kinds"]}
+                             for k in kinds if k in runs[0]["kinds"]}
         d = [m["distillation"] for m in runs if m["distillation"] is not None]
         row["distillation_mean"] = float(np.mean(d)) if d else None
         rows.append(row)

@@ -110,6 +110,39 @@ LENGTHS = ((10, (20, 5)), (20, (20, 5)), (30, (20, 5)), (40, (20, 5)), (60, (20,
            (80, (20, 5)), (20, (10, 10)))
 
 
+def fixture(sc: Scenario, out: Path, synthetic: bool, data_dir: str | None,
+            heldout: bool = False) -> dict:
+    """The scenario's data (labelled), fixture owner and small zoo (built in
+    ``out/fixture_zoo_<scenario>`` if missing), and the fingerprint key; with
+    ``heldout`` also a second zoo of the same recipe from another key
+    (``..._heldout``). Keys: data, label, net, params, utility, zoos (name, zoo), k_fp."""
+    label = "real data"
+    if sc.name == "skin" and synthetic and data_dir is None:
+        # the loader reads a file in the official format; a fixture of random images
+        data_dir = str(write_dermamnist_fixture(out / "fixture_data" / "dermamnist.npz",
+                                                200, 50, 100))
+        synthetic = False
+        label = "FIXTURE: DermaMNIST-format npz of random images (not real data)"
+    elif synthetic:
+        label = "SYNTHETIC Fashion-MNIST-shaped data (requested with --synthetic)"
+    k_owner, k_zoo, k_fp = jax.random.split(jax.random.key(0), 3)
+    data = load_data(sc, data_dir=data_dir, synthetic=synthetic)
+    net, params, utility = train_owner(sc, data, k_owner, steps=OWNER_STEPS[sc.name])
+    zoos = [("design", make_zoo(sc, out / f"fixture_zoo_{sc.name}", net, params, data, k_zoo,
+                                size="small"))]
+    if heldout:
+        zoos.append(("heldout", make_zoo(sc, out / f"fixture_zoo_{sc.name}_heldout", net, params,
+                                         data, jax.random.fold_in(k_zoo, 1), size="small")))
+    return {"data": data, "label": label, "net": net, "params": params, "utility": utility,
+            "zoos": zoos, "k_fp": k_fp}
+
+
+def zoo_counts(zoo) -> tuple[int, int]:
+    """Utility-filtered positives and negatives of a zoo."""
+    return (sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded),
+            sum(1 for r in zoo.records if r.member.group == "negative"))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", required=True, choices=["fashion", "skin"])
@@ -136,25 +169,13 @@ def main(argv=None) -> int:
         ap.error(f"unknown blocks {sorted(set(blocks) - known)}; expected some of "
                  f"{sorted(known)}")
     out = Path(args.out)
-    data_dir, synthetic = args.data_dir, args.synthetic
-    label = "real data"
-    if sc.name == "skin" and synthetic and data_dir is None:
-        # the loader reads a file in the official format; a fixture of random images
-        data_dir = str(write_dermamnist_fixture(out / "fixture_data" / "dermamnist.npz",
-                                                200, 50, 100))
-        synthetic = False
-        label = "FIXTURE: DermaMNIST-format npz of random images (not real data)"
-    elif synthetic:
-        label = "SYNTHETIC Fashion-MNIST-shaped data (requested with --synthetic)"
-    key = jax.random.key(0)
-    k_owner, k_zoo, k_fp = jax.random.split(key, 3)
+    fx = fixture(sc, out, args.synthetic, args.data_dir)
+    data, label, net, params, utility, zoo = (fx["data"], fx["label"], fx["net"], fx["params"],
+                                              fx["utility"], fx["zoos"][0][1])
+    k_fp = fx["k_fp"]
     if args.key_index:
         k_fp = jax.random.fold_in(k_fp, args.key_index)
-    data = load_data(sc, data_dir=data_dir, synthetic=synthetic)
-    net, params, utility = train_owner(sc, data, k_owner, steps=OWNER_STEPS[sc.name])
-    zoo = make_zoo(sc, out / f"fixture_zoo_{sc.name}", net, params, data, k_zoo, size="small")
-    n_pos = sum(1 for r in zoo.records if r.member.group == "positive" and not r.excluded)
-    n_neg = sum(1 for r in zoo.records if r.member.group == "negative")
+    n_pos, n_neg = zoo_counts(zoo)
     print(f"{sc.name}: {label}; {n_pos} positives, {n_neg} negatives", flush=True)
     todo = variants(sc, len(net.kink_layout()))
     if blocks is not None:

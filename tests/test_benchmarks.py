@@ -306,3 +306,26 @@ def test_calibrated_score_rows_fit_on_the_other_zoo():
     rate, pooled = by[cs.VARIANTS[0]], by[cs.VARIANTS[3]]
     assert pooled["aruc"]["mean"] > rate["aruc"]["mean"]  # the test can fail
     assert pooled["max_negative"]["mean"] < 0.05 and pooled["distillation_mean"] is None
+
+
+def test_fixture_calibration_rules_exist_and_its_table_says_which_data():
+    import fixture_calibration as fc
+    import fixture_study
+
+    from tafa_jax.scenarios import get_scenario
+
+    for name, row in fc.BEST_PROFILE.items():
+        assert row in [v[1] for v in fixture_study.variants(get_scenario(name))]
+    cell = {"mean": 0.5, "sd": 0.1}
+    row = {"variant": "v", "aruc": cell, "roc_auc": cell, "tpr_at_1fpr": cell,
+           "max_negative": {"mean": 0.2}, "distillation_mean": None,
+           "kind_means": {"noise": 0.9, "prune 0.4": 0.3}}
+    md = fc.to_markdown({"scenario": "skin", "data": "FIXTURE: random images", "keys": 3,
+                         "zoos": {"design": {"positives": 8, "negatives": 4},
+                                  "heldout": {"positives": 7, "negatives": 4}},
+                         "rules": {"pairs (default)": {"queries_per_suspect": 297,
+                                                       "group_size": 3,
+                                                       "zoos": {"design": [row]}}}})
+    assert "**Data: FIXTURE: random images.**" in md and "they are not results" in md
+    assert "| v | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.20 | - | prune 0.4 (0.30) |" \
+        in md

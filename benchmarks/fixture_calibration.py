@@ -1,0 +1,128 @@
+"""The calibrated score on the fashion and skin fixtures: two fixture zoos, tables
+fitted on the other one.
+
+As ``benchmarks/calibrated_score.py`` does for warfarin. The fixture study's
+owner and small zoo, plus a second small zoo of the same recipe built from
+another key. Every table is fitted on the other zoo. For each rule, the
+matching rate and the calibrated score are given over ``--keys`` fingerprint
+keys: ARUC, ROC-AUC, TPR@1%FPR, the highest negative score, the mean score of
+each positive kind, and the distilled copies' mean. The rules are the
+scenario's default pairs and its best profile layout on the fixture: for
+fashion its provisional profile rule (40 d), for skin the fixture study's 20 d
+row. Generation replaces the groups the owner fails.
+
+    python benchmarks/fixture_calibration.py --scenario fashion --synthetic
+    python benchmarks/fixture_calibration.py --scenario skin --synthetic
+
+With 3 (fashion) or 4 (skin) independent models per zoo, a table's independent
+side rests on 60-80 groups and each ARUC on 3-4 negatives: these rank scores on
+a fixture, they are not results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from calibrated_score import score_rows  # noqa: E402
+from design_study import write_result  # noqa: E402
+from fixture_study import fixture, variants, zoo_counts  # noqa: E402
+from profile_scorer import zoo_runs  # noqa: E402
+
+from tafa_jax.fingerprint import generate  # noqa: E402
+from tafa_jax.pipeline import machine_info  # noqa: E402
+from tafa_jax.scenarios import get_scenario  # noqa: E402
+
+BEST_PROFILE = {"fashion": "profile lines over 40 d, 20 groups of 5",
+                "skin": "profile lines over 20 d, 20 groups of 5"}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", required=True, choices=["fashion", "skin"])
+    ap.add_argument("--synthetic", action="store_true",
+                    help="as fixture_study.py: synthetic fashion data, a random-image "
+                         "DermaMNIST-format npz for skin; labelled in every output")
+    ap.add_argument("--data-dir", help="real data (skin: dermamnist.npz; fashion: tfds dir)")
+    ap.add_argument("--keys", type=int, default=3)
+    ap.add_argument("--out", default="benchmarks/results")
+    args = ap.parse_args(argv)
+    if args.keys < 1:
+        ap.error(f"--keys must be >= 1, got {args.keys}")
+    t0 = time.perf_counter()
+    sc = get_scenario(args.scenario)
+    fx = fixture(sc, Path(args.out), args.synthetic, args.data_dir, heldout=True)
+    net, params = fx["net"], fx["params"]
+    named = {v[1]: (v[2], v[3]) for v in variants(sc)}
+    rules = {"pairs (default)": (sc.generation, sc.match),
+             BEST_PROFILE[sc.name]: named[BEST_PROFILE[sc.name]]}
+    result = {"scenario": sc.name, "data": fx["label"], "data_source": fx["data"].source,
+              "owner_utility": fx["utility"], "keys": args.keys, "machine": machine_info(),
+              "zoos": {name: dict(zip(("positives", "negatives"), zoo_counts(zoo)))
+                       for name, zoo in fx["zoos"]}, "rules": {}}
+    print(f"{sc.name}: {fx['label']}; zoos {result['zoos']}", flush=True)
+    for rule, (gcfg, mcfg) in rules.items():
+        fingerprints = [generate(net, params, fx["data"].domain, gcfg,
+                                 jax.random.fold_in(fx["k_fp"], i), match=mcfg)
+                        for i in range(args.keys)]
+        size = fingerprints[0].lines_per_group
+        ev = {name: zoo_runs(zoo, fingerprints, mcfg) for name, zoo in fx["zoos"]}
+        kinds = tuple(sorted({k for runs in ev.values() for r in runs
+                              for k in r["kind"][r["label"] == 1]}))
+        quorum = mcfg.profile_quorum if gcfg.probes > 3 else 1.0
+        tables = {}
+        for name, other in (("design", "heldout"), ("heldout", "design")):
+            print(f"{rule}, {name} zoo (tables fitted on the {other} zoo):", flush=True)
+            tables[name] = score_rows(ev[name], ev[other], size, quorum, kinds)
+        result["rules"][rule] = {"queries_per_suspect": fingerprints[0].queries_per_suspect,
+                                 "group_size": size, "zoos": tables,
+                                 "owner_failed_per_key": [
+                                     sum(c.get("owner_failed", 0) for c in f.meta["search"])
+                                     for f in fingerprints]}
+    result["wall_s"] = time.perf_counter() - t0
+    write_result(Path(args.out), f"fixture_calibration_{sc.name}", result, to_markdown)
+    return 0
+
+
+def to_markdown(result) -> str:
+    z = result["zoos"]
+    lines = [f"# The calibrated score on the {result['scenario']} fixture", "",
+             f"**Data: {result['data']}.** Two small zoos of the same recipe (design: "
+             f"{z['design']['positives']} positives, {z['design']['negatives']} negatives; "
+             f"held-out: {z['heldout']['positives']}, {z['heldout']['negatives']}); every "
+             f"table fitted on the other zoo; {result['keys']} fingerprint keys, mean ± sd "
+             "(kind columns, highest negative and distillation: means over keys). With 3-4 "
+             "negatives per zoo these rank scores; they are not results. Regenerate: "
+             f"`python benchmarks/fixture_calibration.py --scenario {result['scenario']} "
+             "...`.", ""]
+    for rule, r in result["rules"].items():
+        for zoo, rows in r["zoos"].items():
+            kinds = list(rows[0]["kind_means"])
+            lines += [f"## {rule} ({r['queries_per_suspect']} queries, groups of "
+                      f"{r['group_size']}), {zoo} zoo", "",
+                      "| score | ARUC | ROC-AUC | TPR@1%FPR | highest negative | distillation "
+                      "| worst positive kind | " + " | ".join(kinds) + " |",
+                      "|---|---|---|---|---|---|---|" + "---|" * len(kinds)]
+            for row in rows:
+                km = row["kind_means"]
+                worst = min(km, key=lambda k: km[k])
+                dist = row["distillation_mean"]
+                lines.append(f"| {row['variant']} | " + " | ".join(
+                    f"{row[k]['mean']:.3f} ± {row[k]['sd']:.3f}"
+                    for k in ("aruc", "roc_auc", "tpr_at_1fpr"))
+                    + f" | {row['max_negative']['mean']:.2f} | "
+                    + f"{'-' if dist is None else f'{dist:.2f}'} | {worst} ({km[worst]:.2f}) | "
+                    + " | ".join(f"{km[k]:.2f}" for k in kinds) + " |")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
