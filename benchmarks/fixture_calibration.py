@@ -21,7 +21,6 @@ a fixture, they are not results.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calibrated_score import score_rows  # noqa: E402
 from design_study import write_result  # noqa: E402
-from fixture_study import fixture, variants, zoo_counts  # noqa: E402
+from fixture_study import fixture, fixture_parser, variants, zoo_counts  # noqa: E402
 from profile_scorer import zoo_runs  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
@@ -45,14 +44,8 @@ BEST_PROFILE = {"fashion": "profile lines over 40 d, 20 groups of 5",
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", required=True, choices=["fashion", "skin"])
-    ap.add_argument("--synthetic", action="store_true",
-                    help="as fixture_study.py: synthetic fashion data, a random-image "
-                         "DermaMNIST-format npz for skin; labelled in every output")
-    ap.add_argument("--data-dir", help="real data (skin: dermamnist.npz; fashion: tfds dir)")
+    ap = fixture_parser(__doc__)
     ap.add_argument("--keys", type=int, default=3)
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args(argv)
     if args.keys < 1:
         ap.error(f"--keys must be >= 1, got {args.keys}")

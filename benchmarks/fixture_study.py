@@ -143,14 +143,20 @@ def zoo_counts(zoo) -> tuple[int, int]:
             sum(1 for r in zoo.records if r.member.group == "negative"))
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def fixture_parser(doc: str) -> argparse.ArgumentParser:
+    """The fixture scripts' command line: --scenario, --synthetic, --data-dir, --out."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--scenario", required=True, choices=["fashion", "skin"])
     ap.add_argument("--synthetic", action="store_true",
                     help="fashion: synthetic Fashion-MNIST-shaped data; skin: a generated "
                          "DermaMNIST-format npz of random images. Labelled in every output.")
     ap.add_argument("--data-dir", help="real data (skin: dermamnist.npz; fashion: tfds dir)")
     ap.add_argument("--out", default="benchmarks/results")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = fixture_parser(__doc__)
     ap.add_argument("--blocks", help="comma-separated blocks to run (default: all), e.g. "
                                      "length,layer")
     ap.add_argument("--owner-check", action="store_true",
