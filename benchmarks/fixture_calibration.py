@@ -9,7 +9,8 @@ keys: ARUC, ROC-AUC, TPR@1%FPR, the highest negative score, the mean score of
 each positive kind, and the distilled copies' mean. The rules are the
 scenario's default pairs and its best profile layout on the fixture: for
 fashion its provisional profile rule (40 d), for skin the fixture study's 20 d
-row. Generation replaces the groups the owner fails.
+row. Generation replaces the groups the owner fails; a rule that then finds too
+few groups is recorded with the error (``--candidates`` searches more lines).
 
     python benchmarks/fixture_calibration.py --scenario fashion --synthetic
     python benchmarks/fixture_calibration.py --scenario skin --synthetic
@@ -21,6 +22,7 @@ a fixture, they are not results.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -46,6 +48,8 @@ BEST_PROFILE = {"fashion": "profile lines over 40 d, 20 groups of 5",
 def main(argv=None) -> int:
     ap = fixture_parser(__doc__)
     ap.add_argument("--keys", type=int, default=3)
+    ap.add_argument("--candidates", type=int,
+                    help="candidate lines per rule (default: each rule's own)")
     args = ap.parse_args(argv)
     if args.keys < 1:
         ap.error(f"--keys must be >= 1, got {args.keys}")
@@ -62,9 +66,16 @@ def main(argv=None) -> int:
                        for name, zoo in fx["zoos"]}, "rules": {}}
     print(f"{sc.name}: {fx['label']}; zoos {result['zoos']}", flush=True)
     for rule, (gcfg, mcfg) in rules.items():
-        fingerprints = [generate(net, params, fx["data"].domain, gcfg,
-                                 jax.random.fold_in(fx["k_fp"], i), match=mcfg)
-                        for i in range(args.keys)]
+        if args.candidates is not None:
+            gcfg = dataclasses.replace(gcfg, n_candidates=args.candidates)
+        try:
+            fingerprints = [generate(net, params, fx["data"].domain, gcfg,
+                                     jax.random.fold_in(fx["k_fp"], i), match=mcfg)
+                            for i in range(args.keys)]
+        except ValueError as err:  # too few groups: recorded, the other rule still runs
+            print(f"{rule}: {err}", flush=True)
+            result["rules"][rule] = {"error": str(err), "candidates": gcfg.n_candidates}
+            continue
         size = fingerprints[0].lines_per_group
         ev = {name: zoo_runs(zoo, fingerprints, mcfg) for name, zoo in fx["zoos"]}
         kinds = tuple(sorted({k for runs in ev.values() for r in runs
@@ -75,6 +86,7 @@ def main(argv=None) -> int:
             print(f"{rule}, {name} zoo (tables fitted on the {other} zoo):", flush=True)
             tables[name] = score_rows(ev[name], ev[other], size, quorum, kinds)
         result["rules"][rule] = {"queries_per_suspect": fingerprints[0].queries_per_suspect,
+                                 "candidates": gcfg.n_candidates,
                                  "group_size": size, "zoos": tables,
                                  "owner_failed_per_key": [
                                      sum(c.get("owner_failed", 0) for c in f.meta["search"])
@@ -96,6 +108,10 @@ def to_markdown(result) -> str:
              f"`python benchmarks/fixture_calibration.py --scenario {result['scenario']} "
              "...`.", ""]
     for rule, r in result["rules"].items():
+        if "error" in r:
+            lines += [f"## {rule}: not scored ({r['candidates']} candidate lines)", "",
+                      f"{r['error']}", ""]
+            continue
         for zoo, rows in r["zoos"].items():
             kinds = list(rows[0]["kind_means"])
             lines += [f"## {rule} ({r['queries_per_suspect']} queries, groups of "

@@ -327,5 +327,12 @@ def test_fixture_calibration_rules_exist_and_its_table_says_which_data():
                                                        "group_size": 3,
                                                        "zoos": {"design": [row]}}}})
     assert "**Data: FIXTURE: random images.**" in md and "they are not results" in md
+    failed = fc.to_markdown({"scenario": "skin", "data": "FIXTURE", "keys": 2,
+                             "zoos": {"design": {"positives": 8, "negatives": 4},
+                                      "heldout": {"positives": 8, "negatives": 4}},
+                             "rules": {"profile": {"error": "only 12 usable pairs",
+                                                   "candidates": 1024}}})
+    assert "## profile: not scored (1024 candidate lines)" in failed
+    assert "only 12 usable pairs" in failed
     assert "| v | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.20 | - | prune 0.4 (0.30) |" \
         in md
