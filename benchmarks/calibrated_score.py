@@ -25,7 +25,6 @@ keys.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -38,17 +37,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from design_study import (  # noqa: E402
     owner_and_zoos,
-    spread_of,
     study_parser,
     study_result,
     write_result,
 )
-from profile_scorer import zoo_runs  # noqa: E402
+from profile_scorer import over_keys, run_metrics, zoo_runs  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
-from tafa_jax.verify import summarize  # noqa: E402
 from tafa_jax.verify.calibrate import calibrated_score, fit_calibration  # noqa: E402
+from tafa_jax.verify.score import quorum_need  # noqa: E402
 
 KINDS = ("rtal", "ftal_large", "fineprune 0.6", "fineprune 0.8")
 VARIANTS = ("matching rate (the rule's score)",
@@ -69,37 +67,22 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
     """Every variant on the test zoo's runs, tables fitted on ``ref`` (the other zoo);
     ``quorum``: the fraction of a group's lines its match needs (1 for pairs);
     ``kinds``: the positive kinds whose mean scores are kept."""
-    pooled = _fit(ref, size)
-    loose = _fit(ref, size, monotone=False)
+    pooled, loose = _fit(ref, size), _fit(ref, size, monotone=False)
+    need = quorum_need(quorum, size)
+
+    def graded(support):  # 0 at 0.1 T below the quorum, 1 at it
+        part = np.clip((support / size - (quorum - 0.1)) / 0.1, 0.0, 1.0)
+        return np.where(support >= need, 1.0, part).mean(axis=-1)
+
+    scorers = dict(zip(VARIANTS, (
+        lambda i, t: t["rate"],
+        lambda i, t: graded(t["support"]),
+        lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size)),
+        lambda i, t: calibrated_score(t["support"], pooled),
+        lambda i, t: calibrated_score(t["support"], loose))))
     rows = []
-    for name in VARIANTS:
-        runs = []
-        for i, t in enumerate(test):
-            if name == VARIANTS[0]:
-                score = t["rate"]
-            elif name == VARIANTS[1]:
-                part = np.clip((t["support"] / size - (quorum - 0.1)) / 0.1, 0.0, 1.0)
-                need = math.ceil(quorum * size - 1e-9)  # the quorum itself scores 1 exactly
-                score = np.where(t["support"] >= need, 1.0, part).mean(axis=-1)
-            else:
-                cal = (_fit([ref[i]], size) if name == VARIANTS[2] else
-                       loose if name == VARIANTS[4] else pooled)
-                score = calibrated_score(t["support"], cal)
-            lab = t["label"]
-            m = summarize(score[lab == 1], score[lab == 0])
-            m["max_negative"] = float(score[lab == 0].max())
-            m["kinds"] = {k: float(score[(t["kind"] == k) & (lab == 1)].mean())
-                          for k in kinds if np.any((t["kind"] == k) & (lab == 1))}
-            dist = t["group"] == "distillation"
-            m["distillation"] = float(score[dist].mean()) if dist.any() else None
-            runs.append(m)
-        row = {"variant": name, "keys": len(test)}
-        for metric in ("aruc", "roc_auc", "tpr_at_1fpr", "max_negative"):
-            row[metric] = spread_of([m[metric] for m in runs])
-        row["kind_means"] = {k: float(np.mean([m["kinds"][k] for m in runs]))
-                             for k in kinds if k in runs[0]["kinds"]}
-        d = [m["distillation"] for m in runs if m["distillation"] is not None]
-        row["distillation_mean"] = float(np.mean(d)) if d else None
+    for name, scorer in scorers.items():
+        row = over_keys(name, [run_metrics(scorer(i, t), t, kinds) for i, t in enumerate(test)])
         rows.append(row)
         print(f"  {name:66s} ARUC {row['aruc']['mean']:.3f}+-{row['aruc']['sd']:.3f} "
               f"ROC-AUC {row['roc_auc']['mean']:.3f} TPR {row['tpr_at_1fpr']['mean']:.3f} "

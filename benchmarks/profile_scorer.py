@@ -99,33 +99,51 @@ def zoo_runs(zoo, fingerprints, match: MatchConfig) -> list[dict]:
     return out
 
 
+def run_metrics(score: np.ndarray, run: dict, kinds: tuple[str, ...]) -> dict:
+    """One key's figures for the suspects' scores ``(n,)`` of a :func:`zoo_runs` run:
+    ARUC, ROC-AUC, TPR@1%FPR, the highest negative, the mean of each positive kind in
+    ``kinds`` and of the distilled copies (``None`` without any)."""
+    label, kind = run["label"], run["kind"]
+    m = summarize(score[label == 1], score[label == 0])
+    m["kind_means"] = {k: float(score[(kind == k) & (label == 1)].mean())
+                       for k in kinds if np.any((kind == k) & (label == 1))}
+    m["max_negative"] = float(score[label == 0].max())
+    dist = run["group"] == "distillation"
+    m["distillation"] = float(score[dist].mean()) if dist.any() else None
+    return m
+
+
+def over_keys(name: str, runs: list[dict]) -> dict:
+    """One table row from :func:`run_metrics` of every key: mean, sd and every run of
+    ARUC, ROC-AUC, TPR@1%FPR and the highest negative; kind and distillation means."""
+    row: dict = {"variant": name, "keys": len(runs)}
+    for metric in ("aruc", "roc_auc", "tpr_at_1fpr", "max_negative"):
+        row[metric] = spread_of([m[metric] for m in runs])
+    row["kind_means"] = {k: float(np.mean([m["kind_means"][k] for m in runs]))
+                         for k in runs[0]["kind_means"]}
+    d = [m["distillation"] for m in runs if m["distillation"] is not None]
+    row["distillation_mean"] = float(np.mean(d)) if d else None
+    return row
+
+
 def score_zoo(zoo, fingerprints) -> list[dict]:
     """Every row of :func:`variants` on ``zoo``, one run per fingerprint set."""
     match = WARFARIN.rule("profile")[1]
     rows = variants(match)
     runs: dict[str, list] = {name: [] for name, _, _ in rows}
     for i, (fps, run) in enumerate(zip(fingerprints, zoo_runs(zoo, fingerprints, match))):
-        label, kind, r, s = run["label"], run["kind"], run["bend"], run["cos"]
+        r, s = run["bend"], run["cos"]
         for name, cfg, first in rows:
             g = (first_line_matches(r, s, fps.group, cfg) if first else
                  profile_group_matches(r, fps.group, cfg.beta, cfg.profile_tol, s,
                                        cfg.profile_jump_tol, cfg.profile_quorum))
-            rate = g.mean(axis=-1)
-            m = summarize(rate[label == 1], rate[label == 0])
-            m["kind_means"] = {k: float(rate[(kind == k) & (label == 1)].mean())
-                               for k in KINDS if np.any((kind == k) & (label == 1))}
-            m["max_negative"] = float(rate[label == 0].max())
-            runs[name].append(m)
+            runs[name].append(run_metrics(g.mean(axis=-1), run, KINDS))
         print(f"  key {i}: " + ", ".join(f"{runs[n][-1]['aruc']:.3f}" for n, _, _ in rows),
               flush=True)
     out = []
     base = np.array([m["aruc"] for m in runs[rows[0][0]]])
     for name, _, _ in rows:
-        row: dict = {"variant": name, "keys": len(fingerprints)}
-        for metric in ("aruc", "roc_auc", "tpr_at_1fpr", "max_negative"):
-            row[metric] = spread_of([m[metric] for m in runs[name]])
-        row["kind_means"] = {k: float(np.mean([m["kind_means"][k] for m in runs[name]]))
-                             for k in KINDS if k in runs[name][0]["kind_means"]}
+        row = over_keys(name, runs[name])
         a = np.array(row["aruc"]["runs"])
         row["aruc_vs_previous"] = {"wins": int(np.sum(a > base + 1e-9)),
                                    "ties": int(np.sum(np.abs(a - base) <= 1e-9)),

@@ -13,7 +13,7 @@ from tafa_jax.verify.calibrate import (
     rescore,
     save_calibration,
 )
-from tafa_jax.verify.verify import GroupLayout, SuspectResult, group_support
+from tafa_jax.verify.verify import SuspectResult
 
 
 def _reference(seed=0):
@@ -65,11 +65,11 @@ def test_bad_inputs_are_refused_with_what_was_expected():
         calibrated_score(np.array([[0, 21]]), cal)
     with pytest.raises(ValueError, match="integer counts, got dtype float"):
         calibrated_score(np.array([[1.0]]), cal)
-    with pytest.raises(ValueError, match="groups of 20 lines of 41 probes"):
+    with pytest.raises(ValueError, match="groups of 20 of 41 probes each; these fingerprints"):
         check_layout(Calibration(cal.llr, cal.copies, cal.independent, 1.0,
                                  {"n_probes": 41}), 3, 5)
     # same group size, other probes per line
-    with pytest.raises(ValueError, match="groups of 20 lines of 41 probes"):
+    with pytest.raises(ValueError, match="groups of 20 of 41 probes each; these fingerprints"):
         check_layout(Calibration(cal.llr, cal.copies, cal.independent, 1.0,
                                  {"n_probes": 41}), 13, 20)
     # evidence counted under another matching rule
@@ -132,16 +132,3 @@ def test_rescore_replaces_the_score_and_keeps_the_rate_and_failures():
     assert r.score == 0.5 and r.decision
     (r,) = rescore([ok], even, tau=0.51)
     assert not r.decision
-
-
-def test_group_support_counts_same_sign_matching_pairs():
-    # 2 groups of 3 pairs; absolute test beta 0.1
-    b = np.array([[0.5, 0.5, 0.5, 0.5, 0.01, 0.5]], np.float32)
-    cos = np.array([[1.0, -1.0, 1.0, -1.0, -1.0, -1.0]], np.float32)
-    layout = GroupLayout(3, np.repeat(np.arange(2), 3), np.ones(6, np.float32))
-    from tafa_jax.verify import MatchConfig
-
-    got = group_support(b, cos, layout, MatchConfig(beta=0.1, same_sign=True))
-    np.testing.assert_array_equal(got, [[2, 2]])  # group 0: 2 up, 1 down; group 1: 2 match
-    got = group_support(b, cos, layout, MatchConfig(beta=0.1))
-    np.testing.assert_array_equal(got, [[3, 2]])

@@ -330,6 +330,8 @@ def test_groups_the_owner_fails_are_replaced_by_the_next_eligible(owner):
     assert checked.meta["owner_checked_with"]["beta"] == pytest.approx(beta)
     y = checked.owner_outputs.reshape(4, 2, 3, 1)
     np.testing.assert_array_equal(owner_group_matches(y, rule, "identity"), np.ones(4))
+    with pytest.raises(ValueError, match="match must be a MatchConfig"):
+        generate(net, params, domain, cfg, jax.random.key(3), match={"beta": 0.1})  # type: ignore[arg-type]
     # a rule the owner passes nowhere: a clear error that says so
     with pytest.raises(ValueError, match="the owner itself failed"):
         generate(net, params, domain, cfg, jax.random.key(3),

@@ -140,7 +140,9 @@ def generate(
     if cfg.link is None:
         cfg = dataclasses.replace(cfg, link=default_link(net.module))
     _validate(net, params, domain, cfg)
-    if match is not None and not all(hasattr(match, f) for f in ("beta", "profile_quorum")):
+    from tafa_jax.verify.score import MatchConfig  # verify imports this package's fpset
+
+    if match is not None and not isinstance(match, MatchConfig):
         raise ValueError(f"match must be a MatchConfig (the rule the fingerprints will be "
                          f"verified with) or None, got {type(match).__name__}")
     per_d = _split(cfg.n_pairs, len(cfg.distances))

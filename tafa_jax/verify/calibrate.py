@@ -1,7 +1,7 @@
 """A calibrated score: per-group evidence pooled as a likelihood ratio.
 
 The group matching rate counts a group as matched or not. Each group's evidence
-is finer than that: :func:`~tafa_jax.verify.verify.group_support` counts how
+is finer than that: :func:`~tafa_jax.verify.verify.score_pairs` counts how
 many of its ``T`` lines (or pairs) show the owner's kink. A *calibration*
 measures, on a labelled reference zoo (pirated copies the owner made of its
 own model, and independent models trained from other seeds), how often a
@@ -28,7 +28,6 @@ atomically with a content digest and a format version.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -38,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from tafa_jax.io import atomic_write_bytes, read_json
+from tafa_jax.io import atomic_write_bytes, read_json, sha256_bytes
 from tafa_jax.verify.score import MatchConfig
 from tafa_jax.verify.verify import SuspectResult
 
@@ -174,9 +173,9 @@ def check_layout(cal: Calibration, n_probes: int, group_size: int,
     its matching rule and ``match`` is given, for evidence counted another way."""
     want = cal.meta.get("n_probes")
     if group_size != cal.group_size or (want is not None and int(want) != int(n_probes)):
-        raise ValueError(f"the calibration is for groups of {cal.group_size} "
-                         f"{'lines' if (want or 3) > 3 else 'pairs'} of {want} probes; these "
-                         f"fingerprints have groups of {group_size} of {n_probes} probes")
+        raise ValueError(f"the calibration is for groups of {cal.group_size} of {want} "
+                         f"probes each; these fingerprints have groups of {group_size} of "
+                         f"{n_probes} probes each")
     fitted = cal.meta.get("match")
     if match is not None and isinstance(fitted, dict):
         now = dataclasses.asdict(match)
@@ -188,7 +187,7 @@ def check_layout(cal: Calibration, n_probes: int, group_size: int,
 
 
 def _digest(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return sha256_bytes(json.dumps(body, sort_keys=True).encode())
 
 
 def _body(cal: Calibration) -> dict[str, Any]:

@@ -51,7 +51,7 @@ class SuspectResult:
     ``(G,)`` per fingerprint group (the score is its mean); ``None`` when it failed. For
     profile fingerprints ``bend`` and ``cos`` are ``(K, P - 2)``: the kink profile and
     the relative jumps (:func:`~tafa_jax.verify.score.profile_stats`). ``support``
-    ``(G,)``: each group's evidence count (:func:`group_support`); a
+    ``(G,)``: each group's evidence count (:func:`score_pairs`); a
     :class:`~tafa_jax.verify.calibrate.Calibration` turns it into the score."""
 
     id: str
@@ -87,42 +87,34 @@ class GroupLayout(NamedTuple):
 
 def score_pairs(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet | GroupLayout,
                 cfg: MatchConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-pair matches ``(..., K)``, per-group matches ``(..., G)`` and the groups'
-    evidence ``(..., G)`` (:func:`group_support`); the score is the groups' mean (the
-    group matching rate). A group matches when its evidence reaches its need: the
-    quorum of its profile lines (``profile_quorum``), or all of its pairs."""
-    support = group_support(b, cos, fps, cfg)
-    per = group_layout(fps.group)[1]
+    """Per-pair matches ``(..., K)``, per-group matches ``(..., G)`` and each group's
+    evidence ``(..., G)`` (int, 0 to the group's size ``T``); the score is the groups'
+    mean (the group matching rate).
+
+    The evidence of profile lines is the most lines with the lined-up kink at one
+    position (:func:`~tafa_jax.verify.score.profile_group_support`), and the group
+    matches at its quorum (``profile_quorum``). The evidence of pairs is the matching
+    pairs, with ``same_sign`` only the most of them whose bends point one way relative
+    to the owner's, and the group matches when that is all of its pairs.
+    """
+    n_groups, per = group_layout(fps.group)
     if fps.n_probes > 3:  # profile lines: a line "matches" where it has any kink
         m = (np.asarray(b) >= cfg.beta).any(axis=-1).astype(np.float32)
+        jumps = cos if cfg.profile_jump_tol is not None else None
+        support = profile_group_support(b, fps.group, cfg.beta, cfg.profile_tol, jumps,
+                                        cfg.profile_jump_tol)
         need = quorum_need(cfg.profile_quorum, per)
     else:
-        m = np.asarray(matches(b, cos, fps.owner_bend, cfg))
+        m = np.asarray(matches(b, cos, fps.owner_bend, cfg), np.float32)
+        per_group = m.reshape(*m.shape[:-1], n_groups, per).astype(bool)  # contiguous groups
+        if cfg.same_sign:
+            side = np.asarray(cos).reshape(per_group.shape)
+            support = np.maximum(np.sum(per_group & (side > 0), axis=-1),
+                                 np.sum(per_group & (side < 0), axis=-1))
+        else:
+            support = np.sum(per_group, axis=-1)
         need = per
     return m, (support >= need).astype(np.float32), support
-
-
-def group_support(b: np.ndarray, cos: np.ndarray, fps: FingerprintSet | GroupLayout,
-                  cfg: MatchConfig) -> np.ndarray:
-    """``(..., G)`` int: each group's evidence, counted in its lines or pairs.
-
-    Profile lines: the most lines with the lined-up kink at one position
-    (:func:`~tafa_jax.verify.score.profile_group_support`; the group matches at its
-    quorum). Pairs: the most matching pairs whose bends point one way relative to
-    the owner's with ``same_sign`` (the group matches when that is all of them), else
-    the matching pairs. A group's evidence runs from 0 to its size ``T``.
-    """
-    if fps.n_probes > 3:
-        jumps = cos if cfg.profile_jump_tol is not None else None
-        return profile_group_support(b, fps.group, cfg.beta, cfg.profile_tol, jumps,
-                                     cfg.profile_jump_tol)
-    m = np.asarray(matches(b, cos, fps.owner_bend, cfg), np.float32)
-    onehot = np.eye(int(fps.group.max()) + 1, dtype=np.float32)[fps.group]  # (K, G)
-    if not cfg.same_sign:
-        return np.rint(m @ onehot).astype(np.int64)
-    up = (m * (np.asarray(cos) > 0)) @ onehot
-    down = (m * (np.asarray(cos) < 0)) @ onehot
-    return np.rint(np.maximum(up, down)).astype(np.int64)
 
 
 def owner_group_matches(owner_outputs: np.ndarray, cfg: MatchConfig, link: str
