@@ -156,6 +156,11 @@ FASHION = Scenario(
                                  profile_jump_tol=0.5)),
 )
 
+_SKIN_PAIRS = (GenerationConfig(n_pairs=33, n_candidates=1024, distances=(1e-3,), grid=16,
+                                chunk=128, direction="normal", siblings=3, spread=0.01,
+                                select=SelectConfig("steep", 1, 1.0, 0.005)),
+               MatchConfig(mode="absolute", beta=0.002, same_sign=True))
+
 SKIN = Scenario(
     name="skin",
     task="classification",
@@ -163,11 +168,21 @@ SKIN = Scenario(
                 "widths": [16, 32, 64, 128]},
     owner_train=TrainConfig("adam", 1e-3, 300, 64, loss="xent"),
     utility_metric="accuracy",
-    generation=GenerationConfig(n_pairs=33, n_candidates=1024, distances=(1e-3,), grid=16,
-                                chunk=128, direction="normal", siblings=3, spread=0.01,
-                                select=SelectConfig("steep", 1, 1.0, 0.005)),
-    match=MatchConfig(mode="absolute", beta=0.002, same_sign=True),
+    generation=_SKIN_PAIRS[0],
+    match=_SKIN_PAIRS[1],
     data="DermaMNIST (MedMNIST's dermamnist.npz), 7 classes",
+    # PROVISIONAL, measured on a DermaMNIST-format fixture of random images only
+    # (8+/4- per zoo, two zoos, owner 30 steps; benchmarks/fixture_study.py block
+    # "length", benchmarks/fixture_calibration.py): the pairs' search and steepest
+    # boundaries with 20 groups of 5 profile lines, 41 probes over 0.02 (20 pair
+    # distances); a group matches when all 5 lines have a kink (the pairs' beta) within
+    # one cell of a common position with a relative jump within 50 % of their median.
+    # 2048 candidate lines: the owner check fails some groups of a ResNet (6 and 13 of
+    # the eligible on two keys), and 1024 left one key too few
+    profile=(dataclasses.replace(_SKIN_PAIRS[0], n_pairs=20, siblings=5, probes=41,
+                                 distances=(0.02,), line_length=0.08, n_candidates=2048),
+             dataclasses.replace(_SKIN_PAIRS[1], same_sign=False, profile_tol=1,
+                                 profile_jump_tol=0.5)),
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (WARFARIN, FASHION, SKIN)}

@@ -30,6 +30,15 @@ def test_skin_end_to_end_on_a_dermamnist_fixture(tmp_path):
     _check(rep, "skin", False)
     assert "dermamnist.npz" in rep["data_source"]
     assert res["n_groups"] == 3 and res["queries_per_suspect"] == 27
+    # the provisional profile rule, on the same owner and zoo (reused from disk)
+    gen, match = SKIN.rule("profile")
+    small = dataclasses.replace(gen, n_candidates=256, n_pairs=2, chunk=64)
+    res = run_scenario(sc, tmp_path / "run", zoo_size="small", data_dir=str(npz),
+                       owner_steps=5, seed=1, rule="profile", generation=small)
+    rep = load_report(tmp_path / "run")
+    _check(rep, "skin", False)
+    assert res["queries_per_suspect"] == 2 * gen.siblings * gen.probes
+    assert rep["config"]["match"] == dataclasses.asdict(match)
 
 
 def test_fashion_end_to_end_on_synthetic_data_is_labelled(tmp_path):
@@ -66,14 +75,14 @@ def test_named_rules_and_their_errors():
 
     assert RULE_NAMES == ("pairs", "profile")
     assert WARFARIN.rule() == (WARFARIN.generation, WARFARIN.match)
-    for sc in (WARFARIN, FASHION):
+    for sc in (WARFARIN, FASHION, SKIN):
         gen, match = sc.rule("profile")
         assert gen.probes > 3 and match.profile_jump_tol is not None
         assert gen.n_pairs * gen.siblings <= 100  # the budget: at most 100 lines
         # its own group size takes its own quorum
         assert sc.match_for(gen.probes, gen.siblings) == match
     with pytest.raises(ValueError, match="no measured profile rule"):
-        SKIN.rule("profile")
+        dataclasses.replace(SKIN, profile=None).rule("profile")
     with pytest.raises(ValueError, match="unknown rule"):
         WARFARIN.rule("triples")
 
@@ -87,4 +96,7 @@ def test_the_matching_rule_follows_the_fingerprints_shape():
     assert match != WARFARIN.match
     # another group size (an older 5-lines-per-group file): every line, not the quorum
     assert WARFARIN.match_for(41, 5) == dataclasses.replace(match, profile_quorum=1.0)
-    assert SKIN.match_for(41, 20) == SKIN.match  # no profile rule: the default, as before
+    # skin's provisional profile rule: 5 lines, each must show the kink
+    assert SKIN.match_for(41, 5) == SKIN.rule("profile")[1] != SKIN.match
+    no_profile = dataclasses.replace(SKIN, profile=None)
+    assert no_profile.match_for(41, 20) == SKIN.match  # no profile rule: the default
