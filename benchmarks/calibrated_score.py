@@ -21,10 +21,16 @@ highest negative score and the distilled copies' mean score, mean ± sd over
 keys.
 
     python benchmarks/calibrated_score.py [--keys 15] [--out benchmarks/results] [--quick]
+
+With ``--layouts 5x20 10x10 20x5`` it scores the profile rule's lines regrouped
+instead (G groups of L lines, the same 100 lines and 4100 queries; matched as
+``WARFARIN.match_for`` says: the quorum for the rule's own 20 lines, every line
+otherwise) and writes ``calibrated_score_layouts``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -91,15 +97,30 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
 
 
 def main(argv=None) -> int:
-    args = study_parser(__doc__, 15, "small zoo, two keys (a smoke run)").parse_args(argv)
+    ap = study_parser(__doc__, 15, "small zoo, two keys (a smoke run)")
+    ap.add_argument("--layouts", nargs="+", metavar="GxL",
+                    help="regroup the profile rule's lines: G groups of L lines each")
+    args = ap.parse_args(argv)
+    rules = {"profile": WARFARIN.rule("profile"), "pairs": WARFARIN.rule("pairs")}
+    if args.layouts:
+        rules = {}
+        for layout in args.layouts:
+            try:
+                groups, size = (int(n) for n in layout.split("x"))
+            except ValueError:
+                ap.error(f"--layouts takes GxL (groups x lines per group), got {layout!r}")
+            gcfg = dataclasses.replace(WARFARIN.rule("profile")[0], n_pairs=groups,
+                                       siblings=size)
+            rules[f"profile, {groups} groups of {size}"] = (
+                gcfg, WARFARIN.match_for(gcfg.probes, size))
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
     n_keys = 2 if args.quick else args.keys
     result = study_result(data, mae, keys=n_keys, rules={})
-    for rule in ("profile", "pairs"):
-        gcfg, match = WARFARIN.rule(rule)
-        fingerprints = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, i))
+    for rule, (gcfg, match) in rules.items():
+        fingerprints = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, i),
+                                 match=match)
                         for i in range(n_keys)]
         size = fingerprints[0].lines_per_group
         ev = {name: zoo_runs(zoo, fingerprints, match) for name, zoo in zoos}
@@ -123,8 +144,8 @@ def main(argv=None) -> int:
                                            "copies": cal.copies.tolist(),
                                            "independent": cal.independent.tolist()}}
     result["wall_s"] = time.perf_counter() - t0
-    write_result(out, "calibrated_score_quick" if args.quick else "calibrated_score", result,
-                 to_markdown)
+    name = "calibrated_score_layouts" if args.layouts else "calibrated_score"
+    write_result(out, name + "_quick" if args.quick else name, result, to_markdown)
     return 0
 
 
@@ -137,7 +158,8 @@ def to_markdown(result) -> str:
              "`python benchmarks/calibrated_score.py`.", ""]
     for rule, r in result["rules"].items():
         for zoo, rows in r["zoos"].items():
-            lines += [f"## {rule} rule ({r['queries_per_suspect']} queries, groups of "
+            title = f"{rule} rule" if rule in ("profile", "pairs") else rule
+            lines += [f"## {title} ({r['queries_per_suspect']} queries, groups of "
                       f"{r['group_size']}), {zoo} zoo", "",
                       "| score | ARUC | ROC-AUC | TPR@1%FPR | highest negative | "
                       + " | ".join(KINDS) + " | distillation |",
