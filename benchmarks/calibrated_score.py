@@ -4,8 +4,10 @@ The matching rate counts groups matched or not. The calibrated score
 (:mod:`tafa_jax.verify.calibrate`) pools every group's evidence count (how many
 of its lines show the owner's kink) as a likelihood ratio whose table is fitted
 on a labelled reference zoo. Here the table is always fitted on the *other*
-zoo (design -> held-out and held-out -> design; same recipe, every model
-trained from other keys), so no suspect scored helped fit its own table:
+zoo (design -> held-out and held-out -> design; same recipe, every trained
+model from other keys; the deterministic transforms, magnitude pruning alone,
+fp16 and int8, give the same model in both zoos and are left out of the
+tables), so no suspect scored helped fit its own table:
 
 - with the same fingerprint key only (what a user with one fingerprint set and
   one reference zoo does);
@@ -62,9 +64,12 @@ VARIANTS = ("matching rate (the rule's score)",
             "calibrated on the other zoo, all keys pooled, table not monotone")
 
 
-def _fit(runs: list[dict], size: int, monotone: bool = True):
-    pos = np.concatenate([r["support"][r["label"] == 1] for r in runs])
-    neg = np.concatenate([r["support"][r["label"] == 0] for r in runs])
+def _fit(runs: list[dict], size: int, monotone: bool = True, drop=frozenset()):
+    """The table fitted on ``runs``' labelled suspects, leaving out members whose
+    params digest is in ``drop``."""
+    keep = [~np.isin(r["digest"], list(drop)) if "digest" in r else True for r in runs]
+    pos = np.concatenate([r["support"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
+    neg = np.concatenate([r["support"][(r["label"] == 0) & k] for r, k in zip(runs, keep)])
     return fit_calibration(pos, neg, size, monotone=monotone)
 
 
@@ -72,8 +77,12 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
                kinds: tuple[str, ...] = KINDS) -> list[dict]:
     """Every variant on the test zoo's runs, tables fitted on ``ref`` (the other zoo);
     ``quorum``: the fraction of a group's lines its match needs (1 for pairs);
-    ``kinds``: the positive kinds whose mean scores are kept."""
-    pooled, loose = _fit(ref, size), _fit(ref, size, monotone=False)
+    ``kinds``: the positive kinds whose mean scores are kept. Members of ``ref``
+    that are bit-identical to one of the test zoo's (same params digest: the
+    deterministic transforms, magnitude pruning alone, fp16, int8) stay out of
+    the tables, so no suspect helps fit the table that scores it."""
+    drop = frozenset(test[0].get("digest", ()))
+    pooled, loose = _fit(ref, size, drop=drop), _fit(ref, size, monotone=False, drop=drop)
     need = quorum_need(quorum, size)
 
     def graded(support):  # 0 at 0.1 T below the quorum, 1 at it
@@ -83,7 +92,7 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
     scorers = dict(zip(VARIANTS, (
         lambda i, t: t["rate"],
         lambda i, t: graded(t["support"]),
-        lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size)),
+        lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size, drop=drop)),
         lambda i, t: calibrated_score(t["support"], pooled),
         lambda i, t: calibrated_score(t["support"], loose))))
     rows = []

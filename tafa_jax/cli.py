@@ -63,9 +63,16 @@ def _print_result(result: dict) -> None:
     print()
     if result.get("synthetic"):
         print("NOTE: these results use SYNTHETIC data, as requested.")
+    cal = result.get("calibration")
     if "aruc" in m:
-        print(f"ARUC {m['aruc']:.3f} | ROC-AUC {m['roc_auc']:.3f} | TPR@1%FPR "
-              f"{m['tpr_at_1fpr']:.3f} | owner rate {result.get('owner_rate')}")
+        print(f"{'calibrated score: ' if cal else ''}ARUC {m['aruc']:.3f} | ROC-AUC "
+              f"{m['roc_auc']:.3f} | TPR@1%FPR {m['tpr_at_1fpr']:.3f} | owner rate "
+              f"{result.get('owner_rate')}")
+    r = (cal or {}).get("metrics_matching_rate", {})
+    if cal and "aruc" in r:
+        print(f"matching rate:    ARUC {r['aruc']:.3f} | ROC-AUC {r['roc_auc']:.3f} | "
+              f"TPR@1%FPR {r['tpr_at_1fpr']:.3f}  (calibration: {cal['copies']} copies, "
+              f"{cal['independent']} independent models of the reference zoo)")
     if t:
         print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
 
@@ -123,7 +130,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
                            generation=gen, owner_steps=300 if args.quick else None,
-                           rule=args.rule)
+                           rule=args.rule, calibrate=args.calibrate)
     _print_result(result)
     print(f"demo finished in {time.perf_counter() - t0:.1f} s; report in {args.out}/report.md")
     return 0
@@ -138,7 +145,7 @@ def cmd_run(args) -> int:
         run_scenario, sc, args.out, zoo_size=args.zoo_size, n_pairs=args.pairs,
         distance=args.distance, seed=args.seed, data_dir=args.data_dir, synthetic=args.synthetic,
         owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else (),
-        rule=args.rule)
+        rule=args.rule, calibrate=args.calibrate)
     _print_result(result)
     print(f"report in {args.out}/report.md")
     return 0
@@ -235,33 +242,21 @@ def _zoo_suspects(path):
 
 
 def cmd_calibrate(args) -> int:
-    import numpy as np
-
     from tafa_jax.fingerprint import load
-    from tafa_jax.pipeline import suspect_table
-    from tafa_jax.verify import verify
-    from tafa_jax.verify.calibrate import fit_calibration, save_calibration
+    from tafa_jax.pipeline import calibrate_on_zoo
+    from tafa_jax.verify.calibrate import save_calibration
+    from tafa_jax.zoo import load_zoo
 
     fps = load(args.fingerprints)
-    match = _match_of(fps)
-    zoo, suspects = _zoo_suspects(args.zoo)
-    res = verify(fps, suspects, match)
-    table = suspect_table(zoo, res)  # labels: utility-filtered, distilled copies apart
-    copies = [r.support for r, t in zip(res, table) if t["label"] == 1 and r.support is not None]
-    independent = [r.support for r, t in zip(res, table)
-                   if t["label"] == 0 and r.support is not None]
-    if not copies or not independent:
-        raise UserError(f"the zoo {args.zoo} needs labelled copies and independent models to "
-                        f"calibrate on; it has {len(copies)} and {len(independent)}")
-    cal = fit_calibration(np.stack(copies), np.stack(independent), fps.lines_per_group,
-                          smoothing=args.smoothing,
-                          meta={"n_probes": fps.n_probes, "match": dataclasses.asdict(match),
-                                "fingerprints_digest": fps.meta.get("digest"),
-                                "zoo": str(args.zoo), "copies": len(copies),
-                                "independent": len(independent)})
+    zoo = load_zoo(args.zoo)
+    try:
+        cal = calibrate_on_zoo(fps, zoo, _match_of(fps), smoothing=args.smoothing,
+                               source=str(args.zoo))
+    except ValueError as err:
+        raise UserError(str(err)) from err
     save_calibration(args.out, cal)
-    print(f"calibration on {len(copies)} copies and {len(independent)} independent models "
-          f"(groups of {cal.group_size}) written to {args.out}")
+    print(f"calibration on {cal.meta['copies']} copies and {cal.meta['independent']} "
+          f"independent models (groups of {cal.group_size}) written to {args.out}")
     print("evidence count: log-likelihood ratio  " + ", ".join(
         f"{s}: {v:+.1f}" for s, v in enumerate(cal.llr)))
     return 0
@@ -369,7 +364,10 @@ def _rule_arg(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--rule", default="pairs", choices=RULE_NAMES,
                    help="fingerprint rule: 3-probe pairs (default, fewest queries) or "
-                        "profile lines (more queries; warfarin, and fashion provisionally)")
+                        "profile lines (more queries; warfarin; fashion and skin provisionally)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="also build a reference zoo from another key, fit the calibrated "
+                        "score on it and score the zoo with it (the rate is reported too)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import dataclasses
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest, stack_init
 from tafa_jax.scenarios import Scenario
 from tafa_jax.verify import MatchConfig, ZooSuspects, summarize, verify
+from tafa_jax.verify.calibrate import Calibration, fit_calibration, rescore, save_calibration
 from tafa_jax.zoo import build_zoo
 from tafa_jax.zoo.arch import network_from_spec
 from tafa_jax.zoo.build import Zoo, ZooData, flatten_params, unflatten_params
@@ -243,12 +244,15 @@ def _row(r, kind, label, group, utility) -> dict[str, Any]:
 
 
 def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
-               match: MatchConfig, *, time_compile: bool = False
+               match: MatchConfig, *, time_compile: bool = False,
+               calibration: Calibration | None = None
                ) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """Verify the owner and every zoo member; returns report rows and timings.
 
     With ``time_compile`` the verification runs a second time, warm, so the
-    report can give compile time apart; sweeps and studies leave it off.
+    report can give compile time apart; sweeps and studies leave it off. With a
+    ``calibration`` each row's score is the calibrated score (its decision
+    ``score >= match.tau``) and ``matching_rate`` keeps the rate.
     """
     groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
     net, params = owner
@@ -256,6 +260,8 @@ def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
     t0 = time.perf_counter()
     res = verify(fps, [owner_s, *groups], match)
     first = time.perf_counter() - t0
+    if calibration is not None:
+        res = rescore(res, calibration, match.tau)
     rows = suspect_table(zoo, res[1:], res[0])
     if not time_compile:
         return rows, {"verify_first_call": first}
@@ -266,9 +272,42 @@ def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
                   "verify_compile_estimate": max(first - again, 0.0)}
 
 
-def metrics_of(rows: list[dict[str, Any]]) -> dict[str, float]:
-    pos = np.array([r["score"] for r in rows if r["label"] == 1 and not r["failed"]])
-    neg = np.array([r["score"] for r in rows if r["label"] == 0 and not r["failed"]])
+def calibrate_on_zoo(fps: FingerprintSet, zoo: Zoo, match: MatchConfig, *,
+                     smoothing: float = 1.0, source: str = "",
+                     leave_out: Collection[str] = ()) -> Calibration:
+    """Fit the calibrated score (:mod:`tafa_jax.verify.calibrate`) for ``fps`` on a
+    labelled reference zoo: its utility-filtered copies against its independent
+    models (excluded and distilled members stay out), evidence counted under
+    ``match``. Members whose params digest is in ``leave_out`` stay out too (the
+    zoo it will score: deterministic transforms such as fp16 give the same model
+    in both). ``source`` (where the zoo lives) is recorded in the table's meta.
+    Raises ``ValueError`` when the zoo lacks either side.
+    """
+    res = verify(fps, [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()], match)
+    table = suspect_table(zoo, res)  # labels: utility-filtered, distilled copies apart
+    skip = set(leave_out)
+    used = [(r, t) for r, t in zip(res, table)
+            if r.support is not None and zoo.record(r.id).digest not in skip]
+    copies = [np.asarray(r.support) for r, t in used if t["label"] == 1]
+    independent = [np.asarray(r.support) for r, t in used if t["label"] == 0]
+    if not copies or not independent:
+        raise ValueError(f"the reference zoo {source or ''} needs labelled copies and "
+                         f"independent models to calibrate on; it has {len(copies)} and "
+                         f"{len(independent)}")
+    return fit_calibration(np.stack(copies), np.stack(independent), fps.lines_per_group,
+                           smoothing=smoothing,
+                           meta={"n_probes": fps.n_probes, "match": dataclasses.asdict(match),
+                                 "fingerprints_digest": fps.meta.get("digest"),
+                                 "zoo": source, "copies": len(copies),
+                                 "independent": len(independent),
+                                 "left_out": len(res) - len(used)})
+
+
+def metrics_of(rows: list[dict[str, Any]], key: str = "score") -> dict[str, float]:
+    """ARUC and friends of report ``rows`` by their ``key`` (the score, or
+    ``"matching_rate"``), labelled rows only, failed ones left out."""
+    pos = np.array([r[key] for r in rows if r["label"] == 1 and not r["failed"]])
+    neg = np.array([r[key] for r in rows if r["label"] == 0 and not r["failed"]])
     if pos.size == 0 or neg.size == 0:
         return {"n_pos": int(pos.size), "n_neg": int(neg.size)}
     return summarize(pos, neg)
@@ -305,6 +344,7 @@ def run_scenario(
     progress: Progress | None = None,
     sweep: tuple[float, ...] = (),
     rule: str = "pairs",
+    calibrate: bool = False,
 ) -> dict[str, Any]:
     """Train the owner, build the zoo, fingerprint, verify everything, write the report.
 
@@ -313,6 +353,11 @@ def run_scenario(
     without ``match`` the matching rule follows the generated fingerprints
     (:meth:`Scenario.match_for`). Fingerprint groups the owner itself fails under
     that rule are replaced at generation (:func:`~tafa_jax.fingerprint.generate`).
+    With ``calibrate`` a second zoo of the same recipe is built from another key
+    (``reference_zoo/``, resumable), the calibrated score is fitted on it
+    (:func:`calibrate_on_zoo`, written to ``calibration.json``) and scores the
+    headline zoo; the matching rate's metrics stay in the result
+    (``calibration["metrics_matching_rate"]``).
     Writes into ``out_dir``: ``owner/``, ``zoo/``, ``fingerprints.npz``, and the
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
@@ -341,6 +386,13 @@ def run_scenario(
                                           0.15 + 0.55 * e.get("trained", 0) / max(
                                               e.get("total", 1), 1)))
     timings["zoo_building"] = time.perf_counter() - t
+    ref_zoo = None
+    if calibrate:
+        t = time.perf_counter()
+        say("building the reference zoo (calibration)", 0.7)
+        ref_zoo = make_zoo(scenario, out / "reference_zoo", net, params, data,
+                           jax.random.fold_in(k_zoo, 1), size=zoo_size)
+        timings["reference_zoo_building"] = time.perf_counter() - t
 
     gcfg = generation or rule_gen
     if n_pairs is not None:
@@ -357,11 +409,26 @@ def run_scenario(
     save_fps(out / "fingerprints.npz", fps)
     timings["fingerprint_generation"] = time.perf_counter() - t
 
+    cal, cal_info = None, None
+    if ref_zoo is not None:
+        t = time.perf_counter()
+        say("fitting the calibrated score on the reference zoo", 0.8)
+        cal = calibrate_on_zoo(fps, ref_zoo, mcfg, source=str(out / "reference_zoo"),
+                               leave_out={r.digest for r in zoo.records})
+        save_calibration(out / "calibration.json", cal)
+        cal_info = {"file": "calibration.json", "reference_zoo": "reference_zoo",
+                    "copies": cal.meta["copies"], "independent": cal.meta["independent"],
+                    "left_out": cal.meta["left_out"],
+                    "llr": cal.llr.tolist()}
+        timings["calibration"] = time.perf_counter() - t
+
     t = time.perf_counter()
     say("verifying suspects", 0.85)
-    rows, vt = verify_zoo(fps, zoo, (net, params), mcfg, time_compile=True)
+    rows, vt = verify_zoo(fps, zoo, (net, params), mcfg, time_compile=True, calibration=cal)
     timings["verification"] = time.perf_counter() - t
     timings.update(vt)
+    if cal_info is not None:
+        cal_info["metrics_matching_rate"] = metrics_of(rows, "matching_rate")
 
     sweep_rows = []
     if sweep:
@@ -383,7 +450,8 @@ def run_scenario(
         "suspects": rows,
         "metrics": metrics_of(rows),
         "threshold": mcfg.tau,
-        "owner_rate": owner_row["score"],
+        "owner_rate": owner_row["matching_rate"],
+        "calibration": cal_info,
         "timings": timings,
         "distance_sweep": sweep_rows,
         "n_pairs": fps.n_pairs,

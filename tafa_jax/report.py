@@ -32,6 +32,11 @@ may be absent or ``None``::
                                     # from the suspects when absent
       "threshold": float,           # τ used for "decision"
       "owner_rate": float,          # the owner's own matching rate; should be 1
+      "calibration": {              # when the score is the calibrated score
+        "file": str, "reference_zoo": str, "copies": int, "independent": int,
+        "left_out": int,            # reference members identical to the scored zoo's
+        "llr": [float], "metrics_matching_rate": {...},  # the rate's metrics, same suspects
+      },
       "n_pairs": int, "queries_per_suspect": int, "pair_distance": float,
       "timings": {stage: seconds},
       "distance_sweep": [{"d": float, "aruc": float, "scenario"?: str, ...}, ...],
@@ -357,12 +362,36 @@ def format_markdown(result: Mapping[str, Any]) -> str:
         "",
         "Positives (label 1) against negatives (label 0), failed suspects left out.",
         "",
+    ]
+    cal = result.get("calibration")
+    if cal:
+        out += [
+            "**Score: the calibrated score**, the posterior that a suspect is a copy from "
+            "each group's evidence count, its table fitted on a reference zoo of the same "
+            f"recipe built from another key (`{cal.get('reference_zoo')}`: "
+            f"{cal.get('copies')} copies, {cal.get('independent')} independent models; "
+            f"{cal.get('left_out', 0)} members identical to this zoo's left out; "
+            f"table in `{cal.get('file')}`). The matching rate's metrics follow it.",
+            "",
+        ]
+    out += [
         _md_table(
             ["metric", "value", "definition"],
             [(name, m.get(key), note) for key, name, note in _METRIC_ROWS],
         ),
         "",
     ]
+    rate_m = (cal or {}).get("metrics_matching_rate")
+    if rate_m:
+        out += [
+            "By the matching rate (the same verification, uncalibrated):",
+            "",
+            _md_table(
+                ["metric", "value"],
+                [(name, rate_m.get(key)) for key, name, _ in _METRIC_ROWS],
+            ),
+            "",
+        ]
 
     rows = kind_table(suspects)
     out += ["## By kind", ""]

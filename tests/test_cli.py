@@ -134,6 +134,54 @@ def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, cap
     assert "the calibration is for groups of 5" in capsys.readouterr().err
 
 
+def test_calibrate_on_zoo_leaves_members_out_and_refuses_a_missing_side(demo_dir):
+    from tafa_jax.pipeline import calibrate_on_zoo
+    from tafa_jax.zoo import load_zoo
+
+    fps, zoo = load(demo_dir / "fingerprints.npz"), load_zoo(demo_dir / "zoo")
+    match = WARFARIN.match_for(fps.n_probes, fps.lines_per_group)
+    full = calibrate_on_zoo(fps, zoo, match, source="demo")
+    assert full.meta["left_out"] == 0 and full.meta["zoo"] == "demo"
+    negatives = {r.digest for r in zoo.records if r.member.label == 0}
+    some = set(list(negatives)[:2])
+    part = calibrate_on_zoo(fps, zoo, match, leave_out=some)
+    assert part.meta["left_out"] == 2
+    assert part.meta["independent"] == full.meta["independent"] - 2
+    assert part.independent.sum() == full.independent.sum() - 2 * fps.n_groups
+    with pytest.raises(ValueError, match="needs labelled copies and independent models"):
+        calibrate_on_zoo(fps, zoo, match, leave_out=negatives)
+
+
+def test_demo_with_a_reference_zoo_reports_the_calibrated_score_and_the_rate(tmp_path, capsys):
+    out = tmp_path / "cal"
+    assert main(["demo", "--quick", "--rule", "profile", "--calibrate", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "calibrated score: ARUC" in printed and "matching rate:    ARUC" in printed
+    rep = load_report(out)
+    cal = rep["calibration"]
+    body = json.loads((out / cal["file"]).read_text())
+    assert body["format"] == "tafa-jax-calibration" and body["llr"] == cal["llr"]
+    assert (out / "reference_zoo" / "manifest.json").is_file()
+    # the reference zoo is another build: its trained members differ from the zoo's
+    ref = json.loads((out / "reference_zoo" / "manifest.json").read_text())["members"]
+    zoo = json.loads((out / "zoo" / "manifest.json").read_text())["members"]
+    shared = {m["digest"] for m in ref} & {m["digest"] for m in zoo}
+    assert 0 < len(shared) < len(zoo)
+    # members identical to the scored zoo's (deterministic transforms) stay out of the table
+    assert cal["left_out"] == sum(m["digest"] in shared for m in ref)
+    labelled = [m for m in ref if m["digest"] not in shared and not m["excluded"]]
+    assert cal["copies"] == sum(m["label"] == 1 and m["group"] == "positive" for m in labelled)
+    assert cal["independent"] == sum(m["label"] == 0 for m in labelled)
+    assert rep["owner_rate"] == 1.0
+    rows = [r for r in rep["suspects"] if r["label"] is not None]
+    assert all(0.0 <= r["score"] <= 1.0 for r in rows)
+    assert any(abs(r["score"] - r["matching_rate"]) > 1e-3 for r in rows)  # calibrated
+    by_rate = cal["metrics_matching_rate"]
+    assert 0.0 <= by_rate["aruc"] <= 1.0 and 0.0 <= rep["metrics"]["aruc"] <= 1.0
+    md = (out / "report.md").read_text()
+    assert "**Score: the calibrated score**" in md and "By the matching rate" in md
+
+
 def test_report_and_sweep(demo_dir, tmp_path, capsys):
     assert main(["report", str(demo_dir)]) == 0
     assert "neg_same" in capsys.readouterr().out
@@ -164,8 +212,6 @@ def test_train_owner_and_build_zoo_resume(tmp_path, capsys):
     (["run", "--scenario", "skin", "--out", "/tmp/tafa-skin-none", "--data-dir",
       "/nonexistent/dermamnist.npz"], "dermamnist"),
     (["fingerprint", "--owner", "/nonexistent", "--out", "/tmp/x.npz"], "expected a JSON"),
-    (["run", "--scenario", "skin", "--out", "/tmp/tafa-skin-none", "--rule", "profile"],
-     "no measured profile rule"),
 ])
 def test_user_errors_are_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
