@@ -3,17 +3,19 @@ fitted on the other one.
 
 As ``benchmarks/calibrated_score.py`` does for warfarin. The fixture study's
 owner and small zoo, plus a second small zoo of the same recipe built from
-another key. Every table is fitted on the other zoo. For each rule, the
+another key. Every table is fitted on the other zoo, leaving out the members
+that are the same model in both (deterministic transforms: pruning alone, fp16,
+int8). For each rule, the
 matching rate and the calibrated score are given over ``--keys`` fingerprint
 keys: ARUC, ROC-AUC, TPR@1%FPR, the highest negative score, the mean score of
 each positive kind, and the distilled copies' mean. The rules are the
 scenario's default pairs and its best profile layout on the fixture: for
-fashion its provisional profile rule (40 d), for skin the fixture study's 20 d
-row. Generation replaces the groups the owner fails; a rule that then finds too
+fashion and skin their provisional profile rules (40 d and 20 d, the fixture
+study's rows). Generation replaces the groups the owner fails; a rule that then finds too
 few groups is recorded with the error (``--candidates`` searches more lines).
 
     python benchmarks/fixture_calibration.py --scenario fashion --synthetic
-    python benchmarks/fixture_calibration.py --scenario skin --synthetic
+    python benchmarks/fixture_calibration.py --scenario skin --synthetic --keys 2 --candidates 2048
 
 With 3 (fashion) or 4 (skin) independent models per zoo, a table's independent
 side rests on 60-80 groups and each ARUC on 3-4 negatives: these rank scores on
