@@ -24,10 +24,11 @@ keys.
 
     python benchmarks/calibrated_score.py [--keys 15] [--out benchmarks/results] [--quick]
 
-With ``--layouts 5x20 10x10 20x5`` it scores the profile rule's lines regrouped
-instead (G groups of L lines, the same 100 lines and 4100 queries; matched as
-``WARFARIN.match_for`` says: the quorum for the rule's own 20 lines, every line
-otherwise) and writes ``calibrated_score_layouts``.
+With ``--layouts 5x20 10x10 20x5`` it scores other layouts of the profile rule
+instead: G groups of L lines, the same budget (100 lines, 4100 queries) but
+generated anew, so G owner boundaries with L lines on each (other lines than
+the rule's); matched as ``WARFARIN.match_for`` says (the quorum for the rule's
+own 20 lines, every line otherwise). Writes ``calibrated_score_layouts``.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ VARIANTS = ("matching rate (the rule's score)",
 def _fit(runs: list[dict], size: int, monotone: bool = True, drop=frozenset()):
     """The table fitted on ``runs``' labelled suspects, leaving out members whose
     params digest is in ``drop``."""
-    keep = [~np.isin(r["digest"], list(drop)) if "digest" in r else True for r in runs]
+    keep = [~np.isin(r["digest"], list(drop)) for r in runs]
     pos = np.concatenate([r["support"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
     neg = np.concatenate([r["support"][(r["label"] == 0) & k] for r, k in zip(runs, keep)])
     return fit_calibration(pos, neg, size, monotone=monotone)
@@ -81,7 +82,7 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
     that are bit-identical to one of the test zoo's (same params digest: the
     deterministic transforms, magnitude pruning alone, fp16, int8) stay out of
     the tables, so no suspect helps fit the table that scores it."""
-    drop = frozenset(test[0].get("digest", ()))
+    drop = frozenset(test[0]["digest"])
     pooled, loose = _fit(ref, size, drop=drop), _fit(ref, size, monotone=False, drop=drop)
     need = quorum_need(quorum, size)
 
@@ -117,7 +118,10 @@ def main(argv=None) -> int:
             try:
                 groups, size = (int(n) for n in layout.split("x"))
             except ValueError:
-                ap.error(f"--layouts takes GxL (groups x lines per group), got {layout!r}")
+                groups = size = 0
+            if groups < 1 or size < 1:
+                ap.error(f"--layouts takes GxL, groups and lines per group >= 1, "
+                         f"got {layout!r}")
             gcfg = dataclasses.replace(WARFARIN.rule("profile")[0], n_pairs=groups,
                                        siblings=size)
             rules[f"profile, {groups} groups of {size}"] = (
@@ -138,7 +142,7 @@ def main(argv=None) -> int:
             print(f"{rule}, {name} zoo (tables fitted on the {other} zoo):", flush=True)
             quorum = match.profile_quorum if gcfg.probes > 3 else 1.0
             tables[name] = score_rows(ev[name], ev[other], size, quorum)
-        cal = _fit(ev["design"], size)
+        cal = _fit(ev["design"], size, drop=frozenset(ev["heldout"][0]["digest"]))
         kinds = sorted({k for r in ev["design"] for k in r["kind"][r["label"] == 1]})
         hist = {name: {k: np.bincount(np.concatenate(
                     [r["support"][((r["kind"] == k) & (r["label"] == 1)) if k != "independent"
@@ -183,7 +187,8 @@ def to_markdown(result) -> str:
                     + f" | {'-' if dist is None else f'{dist:.2f}'} |")
             lines.append("")
         t = r["table_fitted_on_design_zoo"]
-        lines += [f"{rule} rule, the table fitted on the design zoo (all keys), evidence "
+        lines += [f"{rule} rule, the table fitted on the design zoo (all keys; members shared "
+                  "with the held-out zoo left out), evidence "
                   f"count: llr (copies' groups / independent models' groups):", "",
                   ", ".join(f"{s}: {v:+.1f} ({c}/{n})" for s, (v, c, n) in enumerate(
                       zip(t["llr"], t["copies"], t["independent"]))), "",

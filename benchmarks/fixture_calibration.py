@@ -12,7 +12,8 @@ each positive kind, and the distilled copies' mean. The rules are the
 scenario's default pairs and its best profile layout on the fixture: for
 fashion and skin their provisional profile rules (40 d and 20 d, the fixture
 study's rows). Generation replaces the groups the owner fails; a rule that then finds too
-few groups is recorded with the error (``--candidates`` searches more lines).
+few groups is recorded with the error (``--candidates`` searches more lines, for
+every rule; each rule's count is recorded).
 
     python benchmarks/fixture_calibration.py --scenario fashion --synthetic
     python benchmarks/fixture_calibration.py --scenario skin --synthetic --keys 2 --candidates 2048

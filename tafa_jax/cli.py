@@ -249,14 +249,14 @@ def cmd_calibrate(args) -> int:
 
     fps = load(args.fingerprints)
     zoo = load_zoo(args.zoo)
-    try:
-        cal = calibrate_on_zoo(fps, zoo, _match_of(fps), smoothing=args.smoothing,
-                               source=str(args.zoo))
-    except ValueError as err:
-        raise UserError(str(err)) from err
+    leave_out = ({r.digest for r in load_zoo(args.leave_out_zoo).records}
+                 if args.leave_out_zoo else set())
+    cal = calibrate_on_zoo(fps, zoo, _match_of(fps), smoothing=args.smoothing,
+                           source=str(args.zoo), leave_out=leave_out)
     save_calibration(args.out, cal)
     print(f"calibration on {cal.meta['copies']} copies and {cal.meta['independent']} "
-          f"independent models (groups of {cal.group_size}) written to {args.out}")
+          f"independent models (groups of {cal.group_size}; {cal.meta['left_out']} left "
+          f"out) written to {args.out}")
     print("evidence count: log-likelihood ratio  " + ", ".join(
         f"{s}: {v:+.1f}" for s, v in enumerate(cal.llr)))
     return 0
@@ -365,6 +365,9 @@ def _rule_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rule", default="pairs", choices=RULE_NAMES,
                    help="fingerprint rule: 3-probe pairs (default, fewest queries) or "
                         "profile lines (more queries; warfarin; fashion and skin provisionally)")
+
+
+def _calibrate_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calibrate", action="store_true",
                    help="also build a reference zoo from another key, fit the calibrated "
                         "score on it and score the zoo with it (the rate is reported too)")
@@ -382,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quick", action="store_true", help="a reduced configuration (CI)")
     _rule_arg(d)
+    _calibrate_arg(d)
     d.set_defaults(fn=cmd_demo)
 
     r = sub.add_parser("run", help="one scenario end to end")
@@ -397,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--owner-steps", type=int, help="owner training steps")
     r.add_argument("--sweep", help="also sweep these pair distances (comma-separated)")
     _rule_arg(r)
+    _calibrate_arg(r)
     r.set_defaults(fn=cmd_run)
 
     t = sub.add_parser("train-owner", help="train and save the owner model")
@@ -446,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--zoo", required=True, help="a labelled zoo directory (from build-zoo), "
                                                 "not the suspects to be judged")
     c.add_argument("--out", required=True, help="calibration file (.json)")
+    c.add_argument("--leave-out-zoo", help="a zoo the table will score: reference members "
+                   "identical to its members (same params digest) stay out of the table")
     c.add_argument("--smoothing", type=float, default=1.0,
                    help="add this count to every evidence count (default 1)")
     c.set_defaults(fn=cmd_calibrate)

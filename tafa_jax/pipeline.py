@@ -286,21 +286,23 @@ def calibrate_on_zoo(fps: FingerprintSet, zoo: Zoo, match: MatchConfig, *,
     res = verify(fps, [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()], match)
     table = suspect_table(zoo, res)  # labels: utility-filtered, distilled copies apart
     skip = set(leave_out)
-    used = [(r, t) for r, t in zip(res, table)
-            if r.support is not None and zoo.record(r.id).digest not in skip]
+    shared = [zoo.record(r.id).digest in skip for r in res]
+    used = [(r, t) for r, t, out in zip(res, table, shared)
+            if r.support is not None and not out]
     copies = [np.asarray(r.support) for r, t in used if t["label"] == 1]
     independent = [np.asarray(r.support) for r, t in used if t["label"] == 0]
     if not copies or not independent:
-        raise ValueError(f"the reference zoo {source or ''} needs labelled copies and "
+        where = f" {source}" if source else ""
+        raise ValueError(f"the reference zoo{where} needs labelled copies and "
                          f"independent models to calibrate on; it has {len(copies)} and "
-                         f"{len(independent)}")
+                         f"{len(independent)}" + (f" ({sum(shared)} left out)" if skip else ""))
     return fit_calibration(np.stack(copies), np.stack(independent), fps.lines_per_group,
                            smoothing=smoothing,
                            meta={"n_probes": fps.n_probes, "match": dataclasses.asdict(match),
                                  "fingerprints_digest": fps.meta.get("digest"),
                                  "zoo": source, "copies": len(copies),
                                  "independent": len(independent),
-                                 "left_out": len(res) - len(used)})
+                                 "left_out": int(sum(shared))})
 
 
 def metrics_of(rows: list[dict[str, Any]], key: str = "score") -> dict[str, float]:
@@ -391,7 +393,9 @@ def run_scenario(
         t = time.perf_counter()
         say("building the reference zoo (calibration)", 0.7)
         ref_zoo = make_zoo(scenario, out / "reference_zoo", net, params, data,
-                           jax.random.fold_in(k_zoo, 1), size=zoo_size)
+                           jax.random.fold_in(k_zoo, 1), size=zoo_size,
+                           progress=lambda e: say(f"reference zoo: {e.get('event')} "
+                                                  f"{e.get('group')}", 0.7))
         timings["reference_zoo_building"] = time.perf_counter() - t
 
     gcfg = generation or rule_gen

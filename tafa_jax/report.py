@@ -415,6 +415,8 @@ def format_markdown(result: Mapping[str, Any]) -> str:
         out += [
             "## ARUC against pair distance",
             "",
+            *(["By the matching rate (the sweep is not calibrated).", ""]
+              if result.get("calibration") else []),
             _md_table(keys, [[_g(e.get(k)) for k in keys] for e in sweep]),
             "",
         ]

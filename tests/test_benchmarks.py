@@ -288,8 +288,10 @@ def test_calibrated_score_rows_fit_on_the_other_zoo():
 
     rng = np.random.default_rng(0)
 
-    def runs(shift, graded_rows=None):
+    def runs(shift, graded_rows=None, zoo="a"):
         out = []
+        # the first two copies are the same model in both zoos (a deterministic transform)
+        digest = np.array(["same0", "same1"] + [f"{zoo}{i}" for i in range(12)])
         for _ in range(2):
             pos = np.clip(rng.normal(16 - shift, 1, (6, 5)).round(), 0, 20).astype(int)
             if graded_rows is not None:
@@ -299,11 +301,23 @@ def test_calibrated_score_rows_fit_on_the_other_zoo():
             out.append({"support": support, "rate": (support >= 16).mean(-1),
                         "label": np.array([1] * 6 + [0] * 8),
                         "group": np.array(["positive"] * 6 + ["negative"] * 8),
-                        "kind": np.array(["rtal"] * 3 + ["ftal_large"] * 3 + ["neg_same"] * 8)})
+                        "kind": np.array(["rtal"] * 3 + ["ftal_large"] * 3 + ["neg_same"] * 8),
+                        "digest": digest})
         return out
 
+    # members shared by both zoos stay out of the table that scores the other zoo
+    test, ref = runs(0), runs(1, zoo="b")
+    whole, fair = cs._fit(ref, 20), cs._fit(ref, 20, drop=frozenset(test[0]["digest"]))
+    assert whole.copies.sum() - fair.copies.sum() == 2 * 2 * 5  # 2 copies, 2 keys, 5 groups
+    assert whole.independent.sum() == fair.independent.sum()
+    with pytest.raises(KeyError):  # runs without digests cannot be checked: refused
+        cs._fit([{k: v for k, v in r.items() if k != "digest"} for r in ref], 20)
+    for bad in ("0x5", "5by20"):  # refused before any training
+        with pytest.raises(SystemExit):
+            cs.main(["--layouts", bad])
+
     # three copies whose groups have 14, 15, 16, 20 and 3 lines: graded 0, 0.5, 1, 1, 0
-    rows = cs.score_rows(runs(0, [14, 15, 16, 20, 3]), runs(1), 20, 0.8)
+    rows = cs.score_rows(runs(0, [14, 15, 16, 20, 3]), runs(1, zoo="b"), 20, 0.8)
     assert [r["variant"] for r in rows] == list(cs.VARIANTS)
     by = {r["variant"]: r for r in rows}
     assert by[cs.VARIANTS[1]]["kind_means"]["rtal"] == pytest.approx(2.5 / 5)

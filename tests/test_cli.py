@@ -112,6 +112,12 @@ def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, cap
     assert main(["calibrate", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
                  "--out", str(cal)]) == 0
     assert "log-likelihood ratio" in capsys.readouterr().out
+    # leaving out every member of the zoo it calibrates on leaves nothing: a one-line error
+    assert main(["calibrate", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
+                 "--out", str(tmp_path / "none.json"), "--leave-out-zoo",
+                 str(demo_dir / "zoo")]) == 2
+    assert "needs labelled copies" in capsys.readouterr().err
+    assert not (tmp_path / "none.json").exists()
     body = json.loads(cal.read_text())
     assert body["format"] == "tafa-jax-calibration" and len(body["llr"]) == 6  # groups of 5
     assert np.all(np.diff(body["llr"]) >= -1e-12) and body["meta"]["n_probes"] == 3
