@@ -12,7 +12,10 @@ tables), so no suspect scored helped fit its own table:
 - with the same fingerprint key only (what a user with one fingerprint set and
   one reference zoo does);
 - pooled over all keys (the table belongs to the rule, not to the key);
-- pooled, without making the table non-decreasing (to show why it is).
+- pooled, without making the table non-decreasing (to show why it is);
+- pooled, every attack (recipe group and variant) weighed alike in the copies'
+  distribution, whatever number of copies the zoo made of it (and so with the
+  same key only).
 
 and, without any table, a graded group score (a group scores from 0, 0.1 T
 lines below its quorum, up to 1 at the quorum; the pairs rule's quorum is the
@@ -62,16 +65,21 @@ VARIANTS = ("matching rate (the rule's score)",
             "graded: a group scores 0 -> 1 from 0.1 T below its quorum to the quorum",
             "calibrated on the other zoo, same key",
             "calibrated on the other zoo, all keys pooled",
-            "calibrated on the other zoo, all keys pooled, table not monotone")
+            "calibrated on the other zoo, all keys pooled, table not monotone",
+            "calibrated on the other zoo, all keys pooled, every attack weighed alike",
+            "calibrated on the other zoo, same key, every attack weighed alike")
 
 
-def _fit(runs: list[dict], size: int, monotone: bool = True, drop=frozenset()):
+def _fit(runs: list[dict], size: int, monotone: bool = True, drop=frozenset(),
+         balanced: bool = False):
     """The table fitted on ``runs``' labelled suspects, leaving out members whose
-    params digest is in ``drop``."""
+    params digest is in ``drop``; ``balanced``: every attack weighs the same."""
     keep = [~np.isin(r["digest"], list(drop)) for r in runs]
     pos = np.concatenate([r["support"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
     neg = np.concatenate([r["support"][(r["label"] == 0) & k] for r, k in zip(runs, keep)])
-    return fit_calibration(pos, neg, size, monotone=monotone)
+    attacks = (np.concatenate([r["attack"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
+               if balanced else None)
+    return fit_calibration(pos, neg, size, monotone=monotone, attacks=attacks)
 
 
 def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
@@ -84,6 +92,7 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
     the tables, so no suspect helps fit the table that scores it."""
     drop = frozenset(test[0]["digest"])
     pooled, loose = _fit(ref, size, drop=drop), _fit(ref, size, monotone=False, drop=drop)
+    even = _fit(ref, size, drop=drop, balanced=True)
     need = quorum_need(quorum, size)
 
     def graded(support):  # 0 at 0.1 T below the quorum, 1 at it
@@ -95,7 +104,10 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
         lambda i, t: graded(t["support"]),
         lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size, drop=drop)),
         lambda i, t: calibrated_score(t["support"], pooled),
-        lambda i, t: calibrated_score(t["support"], loose))))
+        lambda i, t: calibrated_score(t["support"], loose),
+        lambda i, t: calibrated_score(t["support"], even),
+        lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size, drop=drop,
+                                                         balanced=True)))))
     rows = []
     for name, scorer in scorers.items():
         row = over_keys(name, [run_metrics(scorer(i, t), t, kinds) for i, t in enumerate(test)])

@@ -83,8 +83,8 @@ def zoo_runs(zoo, fingerprints, match: MatchConfig) -> list[dict]:
     """Verify ``zoo`` against each fingerprint set: per set, every suspect's
     ``bend`` and ``cos`` (for profile lines the kink profile and the relative
     jumps), group evidence ``support`` ``(n, G)``, matching ``rate``, ``label``
-    (-1 for unlabelled), report ``group``, ``kind`` (with its pruning ratio) and the
-    member's params ``digest``."""
+    (-1 for unlabelled), report ``group``, ``kind`` (with its pruning ratio), the
+    member's params ``digest`` and its ``attack`` (recipe group and variant)."""
     groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
     out = []
     for fps in fingerprints:
@@ -97,7 +97,8 @@ def zoo_runs(zoo, fingerprints, match: MatchConfig) -> list[dict]:
             "label": np.array([-1 if t["label"] is None else t["label"] for t in table]),
             "group": np.array([t["group"] for t in table]),
             "kind": np.array([kind_name(zoo.record(x.id).member) for x in res]),
-            "digest": np.array([zoo.record(x.id).digest for x in res])})
+            "digest": np.array([zoo.record(x.id).digest for x in res]),
+            "attack": np.array([zoo.record(x.id).member.attack for x in res])})
     return out
 
 

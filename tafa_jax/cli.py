@@ -252,7 +252,8 @@ def cmd_calibrate(args) -> int:
     leave_out = ({r.digest for r in load_zoo(args.leave_out_zoo).records}
                  if args.leave_out_zoo else set())
     cal = calibrate_on_zoo(fps, zoo, _match_of(fps), smoothing=args.smoothing,
-                           source=str(args.zoo), leave_out=leave_out)
+                           source=str(args.zoo), leave_out=leave_out,
+                           attacks_alike=args.attacks_alike)
     save_calibration(args.out, cal)
     print(f"calibration on {cal.meta['copies']} copies and {cal.meta['independent']} "
           f"independent models (groups of {cal.group_size}; {cal.meta['left_out']} left "
@@ -453,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="calibration file (.json)")
     c.add_argument("--leave-out-zoo", help="a zoo the table will score: reference members "
                    "identical to its members (same params digest) stay out of the table")
+    c.add_argument("--attacks-alike", action="store_true",
+                   help="weigh every attack of the reference zoo alike in the copies' "
+                        "distribution (better pooled over many keys; see docs/method.md)")
     c.add_argument("--smoothing", type=float, default=1.0,
                    help="add this count to every evidence count (default 1)")
     c.set_defaults(fn=cmd_calibrate)

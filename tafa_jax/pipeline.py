@@ -274,14 +274,17 @@ def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
 
 def calibrate_on_zoo(fps: FingerprintSet, zoo: Zoo, match: MatchConfig, *,
                      smoothing: float = 1.0, source: str = "",
-                     leave_out: Collection[str] = ()) -> Calibration:
+                     leave_out: Collection[str] = (), attacks_alike: bool = False
+                     ) -> Calibration:
     """Fit the calibrated score (:mod:`tafa_jax.verify.calibrate`) for ``fps`` on a
     labelled reference zoo: its utility-filtered copies against its independent
     models (excluded and distilled members stay out), evidence counted under
     ``match``. Members whose params digest is in ``leave_out`` stay out too (the
     zoo it will score: deterministic transforms such as fp16 give the same model
     in both). ``source`` (where the zoo lives) is recorded in the table's meta.
-    Raises ``ValueError`` when the zoo lacks either side.
+    ``attacks_alike``: every attack (:attr:`Member.attack`) weighs the same in the
+    copies' distribution (``fit_calibration(attacks=...)``), not by its number of
+    copies. Raises ``ValueError`` when the zoo lacks either side.
     """
     res = verify(fps, [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()], match)
     table = suspect_table(zoo, res)  # labels: utility-filtered, distilled copies apart
@@ -290,6 +293,7 @@ def calibrate_on_zoo(fps: FingerprintSet, zoo: Zoo, match: MatchConfig, *,
     used = [(r, t) for r, t, out in zip(res, table, shared)
             if r.support is not None and not out]
     copies = [np.asarray(r.support) for r, t in used if t["label"] == 1]
+    attacks = [zoo.record(r.id).member.attack for r, t in used if t["label"] == 1]
     independent = [np.asarray(r.support) for r, t in used if t["label"] == 0]
     if not copies or not independent:
         where = f" {source}" if source else ""
@@ -297,7 +301,7 @@ def calibrate_on_zoo(fps: FingerprintSet, zoo: Zoo, match: MatchConfig, *,
                          f"independent models to calibrate on; it has {len(copies)} and "
                          f"{len(independent)}" + (f" ({sum(shared)} left out)" if skip else ""))
     return fit_calibration(np.stack(copies), np.stack(independent), fps.lines_per_group,
-                           smoothing=smoothing,
+                           smoothing=smoothing, attacks=attacks if attacks_alike else None,
                            meta={"n_probes": fps.n_probes, "match": dataclasses.asdict(match),
                                  "fingerprints_digest": fps.meta.get("digest"),
                                  "zoo": source, "copies": len(copies),

@@ -45,6 +45,33 @@ def test_the_table_is_a_monotone_log_likelihood_ratio_of_the_counts():
         1 / (1 + np.exp(-cal.llr[[20, 20, 20, 20, 3]].sum())))
 
 
+def test_attacks_alike_weigh_a_rare_attack_as_much_as_a_common_one():
+    rng = np.random.default_rng(1)
+    common = np.full((30, 5), 20)  # 30 easy copies: every line shows the kink
+    rare = np.clip(rng.normal(15, 1, (2, 5)).round(), 0, 20).astype(int)  # 2 hard copies
+    copies = np.concatenate([common, rare])
+    independent = np.clip(rng.normal(10, 3, (40, 5)).round(), 0, 20).astype(int)
+    attacks = ["noise-v0"] * 30 + ["fineprune-v3"] * 2
+    pooled = fit_calibration(copies, independent, 20)
+    alike = fit_calibration(copies, independent, 20, attacks=attacks)
+    assert alike.meta["attacks"] == 2
+    np.testing.assert_array_equal(alike.copies, pooled.copies)  # raw counts are kept
+    assert np.all(np.diff(alike.llr) >= -1e-12)
+    # the hard attack's counts (13-17) weigh more once it counts as much as the easy one
+    hard = rare.ravel()
+    assert np.mean(alike.llr[hard]) > np.mean(pooled.llr[hard])
+    assert calibrated_score(rare, alike).mean() > calibrated_score(rare, pooled).mean()
+    # by hand: the mean of the two attacks' smoothed distributions
+    def smoothed(s):
+        h = np.bincount(s.ravel(), minlength=21)
+        return (h + 1.0) / (h.sum() + 21.0)
+    raw = np.log((smoothed(common) + smoothed(rare)) / 2) - np.log(smoothed(independent))
+    loose = fit_calibration(copies, independent, 20, attacks=attacks, monotone=False)
+    np.testing.assert_allclose(loose.llr, raw)
+    with pytest.raises(ValueError, match="attacks must name the attack of each of the 32"):
+        fit_calibration(copies, independent, 20, attacks=attacks[:5])
+
+
 def test_bad_inputs_are_refused_with_what_was_expected():
     copies, independent = _reference()
     with pytest.raises(ValueError, match=r"integer counts in 0\.\.20"):

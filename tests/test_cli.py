@@ -118,6 +118,11 @@ def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, cap
                  str(demo_dir / "zoo")]) == 2
     assert "needs labelled copies" in capsys.readouterr().err
     assert not (tmp_path / "none.json").exists()
+    # every attack of the reference zoo weighed alike: another table, recorded as such
+    assert main(["calibrate", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
+                 "--out", str(tmp_path / "alike.json"), "--attacks-alike"]) == 0
+    alike = json.loads((tmp_path / "alike.json").read_text())
+    assert alike["meta"]["attacks"] > 1 and alike["llr"] != json.loads(cal.read_text())["llr"]
     body = json.loads(cal.read_text())
     assert body["format"] == "tafa-jax-calibration" and len(body["llr"]) == 6  # groups of 5
     assert np.all(np.diff(body["llr"]) >= -1e-12) and body["meta"]["n_probes"] == 3

@@ -102,8 +102,13 @@ def _counts(support: np.ndarray, size: int, what: str) -> np.ndarray:
     return np.bincount(s.ravel(), minlength=size + 1)
 
 
+def _smoothed(h: np.ndarray, smoothing: float) -> np.ndarray:
+    return (h + smoothing) / (h.sum() + smoothing * h.size)
+
+
 def fit_calibration(copies: np.ndarray, independent: np.ndarray, group_size: int, *,
                     smoothing: float = 1.0, monotone: bool = True,
+                    attacks: Sequence[str] | None = None,
                     meta: dict[str, Any] | None = None) -> Calibration:
     """Estimate the table from reference suspects' group evidence.
 
@@ -113,7 +118,12 @@ def fit_calibration(copies: np.ndarray, independent: np.ndarray, group_size: int
       group_size: ``T``, lines or pairs per group (counts run 0..T).
       smoothing: add this to every count (> 0, so no count has zero probability).
       monotone: make the table non-decreasing (the default; see the module doc).
-      meta: recorded with the table.
+      attacks: ``(n_copies,)`` the attack each copy comes from (e.g. a zoo's
+        ``"fineprune-v3"``). With it, ``P(s | copy)`` is the mean of the attacks'
+        own smoothed distributions, so every attack weighs the same whatever
+        number of copies the reference zoo made of it; without it, every copy's
+        groups are pooled (attacks weighted by their copies).
+      meta: recorded with the table (``attacks``: how many were balanced).
     """
     if (not isinstance(group_size, (int, np.integer)) or isinstance(group_size, bool)
             or group_size < 1):
@@ -122,12 +132,23 @@ def fit_calibration(copies: np.ndarray, independent: np.ndarray, group_size: int
         raise ValueError(f"smoothing must be a finite count > 0, got {smoothing}")
     hp = _counts(copies, group_size, "the copies'")
     hn = _counts(independent, group_size, "the independent models'")
-    pp = (hp + smoothing) / (hp.sum() + smoothing * hp.size)
-    pn = (hn + smoothing) / (hn.sum() + smoothing * hn.size)
+    meta = dict(meta or {})
+    if attacks is None:
+        pp = _smoothed(hp, smoothing)
+    else:
+        names = np.asarray(attacks, dtype=object)
+        if names.shape != (np.shape(copies)[0],):
+            raise ValueError(f"attacks must name the attack of each of the "
+                             f"{np.shape(copies)[0]} copies, got shape {names.shape}")
+        support = np.asarray(copies)
+        pp = np.mean([_smoothed(_counts(support[names == a], group_size, f"attack {a}'s"),
+                                smoothing) for a in sorted(set(names.tolist()))], axis=0)
+        meta["attacks"] = len(set(names.tolist()))
+    pn = _smoothed(hn, smoothing)
     llr = np.log(pp) - np.log(pn)
     if monotone:
         llr = _pava(llr, hp + hn + 2 * smoothing)
-    return Calibration(llr, hp, hn, float(smoothing), dict(meta or {}))
+    return Calibration(llr, hp, hn, float(smoothing), meta)
 
 
 def calibrated_score(support: np.ndarray, cal: Calibration) -> np.ndarray:

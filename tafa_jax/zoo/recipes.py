@@ -100,6 +100,11 @@ class Member:
     architecture: Mapping[str, Any]
     train_group: str
 
+    @property
+    def attack(self) -> str:
+        """The attack it comes from, ``"{group}-v{variant}"``: its id without the seed."""
+        return self.id.rsplit("-s", 1)[0]
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "label": self.label, "group": self.group,
                 "settings": dict(self.settings), "seed": self.seed,
