@@ -302,7 +302,9 @@ def test_calibrated_score_rows_fit_on_the_other_zoo():
                         "label": np.array([1] * 6 + [0] * 8),
                         "group": np.array(["positive"] * 6 + ["negative"] * 8),
                         "kind": np.array(["rtal"] * 3 + ["ftal_large"] * 3 + ["neg_same"] * 8),
-                        "digest": digest})
+                        "digest": digest,
+                        "attack": np.array(["rtal-v0"] * 3 + ["ftal_large-v0"] * 3
+                                           + [f"neg_same-v{i}" for i in range(8)])})
         return out
 
     # members shared by both zoos stay out of the table that scores the other zoo
@@ -310,6 +312,8 @@ def test_calibrated_score_rows_fit_on_the_other_zoo():
     whole, fair = cs._fit(ref, 20), cs._fit(ref, 20, drop=frozenset(test[0]["digest"]))
     assert whole.copies.sum() - fair.copies.sum() == 2 * 2 * 5  # 2 copies, 2 keys, 5 groups
     assert whole.independent.sum() == fair.independent.sum()
+    even = cs._fit(ref, 20, drop=frozenset(test[0]["digest"]), balanced=True)
+    assert even.meta["attacks"] == 2 and np.array_equal(even.copies, fair.copies)
     with pytest.raises(KeyError):  # runs without digests cannot be checked: refused
         cs._fit([{k: v for k, v in r.items() if k != "digest"} for r in ref], 20)
     for bad in ("0x5", "5by20"):  # refused before any training
