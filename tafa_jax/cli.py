@@ -247,17 +247,22 @@ def cmd_calibrate(args) -> int:
     from tafa_jax.verify.calibrate import save_calibration
     from tafa_jax.zoo import load_zoo
 
-    fps = load(args.fingerprints)
+    sets = [load(p) for p in args.fingerprints]
+    match = _match_of(sets[0])
+    for path, f in zip(args.fingerprints[1:], sets[1:]):
+        if _match_of(f) != match:
+            raise UserError(f"{path} is matched by another rule than {args.fingerprints[0]}; "
+                            "one table is for one rule")
     zoo = load_zoo(args.zoo)
     leave_out = ({r.digest for r in load_zoo(args.leave_out_zoo).records}
                  if args.leave_out_zoo else set())
-    cal = calibrate_on_zoo(fps, zoo, _match_of(fps), smoothing=args.smoothing,
+    cal = calibrate_on_zoo(sets, zoo, match, smoothing=args.smoothing,
                            source=str(args.zoo), leave_out=leave_out,
                            attacks_alike=args.attacks_alike)
     save_calibration(args.out, cal)
     print(f"calibration on {cal.meta['copies']} copies and {cal.meta['independent']} "
           f"independent models (groups of {cal.group_size}; {cal.meta['left_out']} left "
-          f"out) written to {args.out}")
+          f"out; {len(sets)} fingerprint set(s)) written to {args.out}")
     print("evidence count: log-likelihood ratio  " + ", ".join(
         f"{s}: {v:+.1f}" for s, v in enumerate(cal.llr)))
     return 0
@@ -448,7 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_verify)
 
     c = sub.add_parser("calibrate", help="fit a calibrated score on a labelled reference zoo")
-    c.add_argument("--fingerprints", required=True)
+    c.add_argument("--fingerprints", required=True, nargs="+",
+                   help="one fingerprint set, or several of one layout (other keys) whose "
+                        "groups pool into one table")
     c.add_argument("--zoo", required=True, help="a labelled zoo directory (from build-zoo), "
                                                 "not the suspects to be judged")
     c.add_argument("--out", required=True, help="calibration file (.json)")

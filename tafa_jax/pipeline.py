@@ -10,7 +10,7 @@ import dataclasses
 import os
 import platform
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -272,41 +272,65 @@ def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
                   "verify_compile_estimate": max(first - again, 0.0)}
 
 
-def calibrate_on_zoo(fps: FingerprintSet, zoo: Zoo, match: MatchConfig, *,
-                     smoothing: float = 1.0, source: str = "",
+def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
+                     match: MatchConfig, *, smoothing: float = 1.0, source: str = "",
                      leave_out: Collection[str] = (), attacks_alike: bool = False
                      ) -> Calibration:
     """Fit the calibrated score (:mod:`tafa_jax.verify.calibrate`) for ``fps`` on a
     labelled reference zoo: its utility-filtered copies against its independent
     models (excluded and distilled members stay out), evidence counted under
-    ``match``. Members whose params digest is in ``leave_out`` stay out too (the
+    ``match``. Several fingerprint sets of one layout (other keys) pool their
+    groups into one table: the table belongs to the rule and the layout, not to
+    a key. Members whose params digest is in ``leave_out`` stay out too (the
     zoo it will score: deterministic transforms such as fp16 give the same model
     in both). ``source`` (where the zoo lives) is recorded in the table's meta.
     ``attacks_alike``: every attack (:attr:`Member.attack`) weighs the same in the
     copies' distribution (``fit_calibration(attacks=...)``), not by its number of
-    copies. Raises ``ValueError`` when the zoo lacks either side.
+    copies. Raises ``ValueError`` when the zoo lacks either side, or the sets
+    differ in layout.
     """
-    res = verify(fps, [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()], match)
-    table = suspect_table(zoo, res)  # labels: utility-filtered, distilled copies apart
+    sets = [fps] if isinstance(fps, FingerprintSet) else list(fps)
+    if not sets:
+        raise ValueError("calibrate_on_zoo needs at least one fingerprint set")
+    layouts = {(f.n_probes, f.lines_per_group) for f in sets}
+    if len(layouts) > 1:
+        raise ValueError(f"the fingerprint sets must share one layout (probes per line, "
+                         f"lines per group) to share a table; got {sorted(layouts)}")
+    groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
     skip = set(leave_out)
-    shared = [zoo.record(r.id).digest in skip for r in res]
-    used = [(r, t) for r, t, out in zip(res, table, shared)
-            if r.support is not None and not out]
-    copies = [np.asarray(r.support) for r, t in used if t["label"] == 1]
-    attacks = [zoo.record(r.id).member.attack for r, t in used if t["label"] == 1]
-    independent = [np.asarray(r.support) for r, t in used if t["label"] == 0]
-    if not copies or not independent:
+    copies: list[np.ndarray] = []  # (groups, 1) per copy and set: sets may differ in G
+    attacks: list[str] = []
+    independent: list[np.ndarray] = []
+    n_copies = n_independent = n_shared = 0
+    for f in sets:
+        res = verify(f, groups, match)
+        table = suspect_table(zoo, res)  # labels: utility-filtered, distilled copies apart
+        shared = [zoo.record(r.id).digest in skip for r in res]
+        n_shared = int(sum(shared))
+        used = [(r, t) for r, t, out in zip(res, table, shared)
+                if r.support is not None and not out]
+        mine = [(np.asarray(r.support), zoo.record(r.id).member.attack)
+                for r, t in used if t["label"] == 1]
+        copies += [s.reshape(-1, 1) for s, _ in mine]
+        attacks += [a for s, a in mine for _ in range(s.size)]
+        theirs = [np.asarray(r.support).reshape(-1, 1) for r, t in used if t["label"] == 0]
+        independent += theirs
+        n_copies, n_independent = len(mine), len(theirs)
+    if not n_copies or not n_independent:
         where = f" {source}" if source else ""
         raise ValueError(f"the reference zoo{where} needs labelled copies and "
-                         f"independent models to calibrate on; it has {len(copies)} and "
-                         f"{len(independent)}" + (f" ({sum(shared)} left out)" if skip else ""))
-    return fit_calibration(np.stack(copies), np.stack(independent), fps.lines_per_group,
-                           smoothing=smoothing, attacks=attacks if attacks_alike else None,
-                           meta={"n_probes": fps.n_probes, "match": dataclasses.asdict(match),
-                                 "fingerprints_digest": fps.meta.get("digest"),
-                                 "zoo": source, "copies": len(copies),
-                                 "independent": len(independent),
-                                 "left_out": int(sum(shared))})
+                         f"independent models to calibrate on; it has {n_copies} and "
+                         f"{n_independent}" + (f" ({n_shared} left out)" if skip else ""))
+    return fit_calibration(np.concatenate(copies), np.concatenate(independent),
+                           sets[0].lines_per_group, smoothing=smoothing,
+                           attacks=attacks if attacks_alike else None,
+                           meta={"n_probes": sets[0].n_probes,
+                                 "match": dataclasses.asdict(match),
+                                 "fingerprints_digest": [f.meta.get("digest") for f in sets]
+                                 if len(sets) > 1 else sets[0].meta.get("digest"),
+                                 "fingerprint_sets": len(sets),
+                                 "zoo": source, "copies": n_copies,
+                                 "independent": n_independent, "left_out": n_shared})
 
 
 def metrics_of(rows: list[dict[str, Any]], key: str = "score") -> dict[str, float]:

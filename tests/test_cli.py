@@ -123,6 +123,24 @@ def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, cap
                  "--out", str(tmp_path / "alike.json"), "--attacks-alike"]) == 0
     alike = json.loads((tmp_path / "alike.json").read_text())
     assert alike["meta"]["attacks"] > 1 and alike["llr"] != json.loads(cal.read_text())["llr"]
+    # two fingerprint sets of one layout (two keys) pool their groups into one table
+    fp2 = tmp_path / "fp2.npz"
+    assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(fp2),
+                 "--pairs", "5", "--candidates", "4096", "--seed", "1"]) == 0
+    assert main(["calibrate", "--fingerprints", str(fp), str(fp2), "--zoo",
+                 str(demo_dir / "zoo"), "--out", str(tmp_path / "two.json")]) == 0
+    one, two = json.loads(cal.read_text()), json.loads((tmp_path / "two.json").read_text())
+    assert two["meta"]["fingerprint_sets"] == 2 and len(two["meta"]["fingerprints_digest"]) == 2
+    assert sum(two["copies"]) == 2 * sum(one["copies"])  # 5 groups per set and copy
+    assert sum(two["independent"]) == 2 * sum(one["independent"])
+    # a set of another layout cannot share the table: a one-line error
+    prof1 = tmp_path / "prof1.npz"
+    assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(prof1),
+                 "--pairs", "1", "--candidates", "4096", "--rule", "profile"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", "--fingerprints", str(fp), str(prof1), "--zoo",
+                 str(demo_dir / "zoo"), "--out", str(tmp_path / "mixed.json")]) == 2
+    assert "another rule" in capsys.readouterr().err
     body = json.loads(cal.read_text())
     assert body["format"] == "tafa-jax-calibration" and len(body["llr"]) == 6  # groups of 5
     assert np.all(np.diff(body["llr"]) >= -1e-12) and body["meta"]["n_probes"] == 3
@@ -161,6 +179,14 @@ def test_calibrate_on_zoo_leaves_members_out_and_refuses_a_missing_side(demo_dir
     assert part.independent.sum() == full.independent.sum() - 2 * fps.n_groups
     with pytest.raises(ValueError, match="needs labelled copies and independent models"):
         calibrate_on_zoo(fps, zoo, match, leave_out=negatives)
+    # sets of another group size cannot share one table
+    idx = np.flatnonzero(np.arange(fps.n_pairs) % fps.lines_per_group < 3)
+    three = FingerprintSet(**{k: a[idx] for k, a in fps.arrays().items()}, meta=fps.meta)
+    assert three.lines_per_group == 3
+    with pytest.raises(ValueError, match="must share one layout"):
+        calibrate_on_zoo([fps, three], zoo, match)
+    assert calibrate_on_zoo([fps, fps], zoo, match).independent.sum() == \
+        2 * full.independent.sum()
 
 
 def test_demo_with_a_reference_zoo_reports_the_calibrated_score_and_the_rate(tmp_path, capsys):
