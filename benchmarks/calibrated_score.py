@@ -53,7 +53,7 @@ from design_study import (  # noqa: E402
     study_result,
     write_result,
 )
-from profile_scorer import over_keys, run_metrics, zoo_runs  # noqa: E402
+from profile_scorer import over_keys, over_keys_cells, run_metrics, zoo_runs  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
@@ -191,12 +191,10 @@ def to_markdown(result) -> str:
                       "|---|---|---|---|---|" + "---|" * len(KINDS) + "---|"]
             for row in rows:
                 dist = row["distillation_mean"]
-                lines.append(f"| {row['variant']} | " + " | ".join(
-                    f"{row[k]['mean']:.3f} ± {row[k]['sd']:.3f}"
-                    for k in ("aruc", "roc_auc", "tpr_at_1fpr"))
-                    + f" | {row['max_negative']['mean']:.2f} | "
-                    + " | ".join(f"{row['kind_means'].get(k, float('nan')):.2f}" for k in KINDS)
-                    + f" | {'-' if dist is None else f'{dist:.2f}'} |")
+                lines.append(f"| {row['variant']} | {over_keys_cells(row)} | "
+                             + " | ".join(f"{row['kind_means'].get(k, float('nan')):.2f}"
+                                          for k in KINDS)
+                             + f" | {'-' if dist is None else f'{dist:.2f}'} |")
             lines.append("")
         t = r["table_fitted_on_design_zoo"]
         lines += [f"{rule} rule, the table fitted on the design zoo (all keys; members shared "

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibrated_score import score_rows  # noqa: E402
 from design_study import write_result  # noqa: E402
 from fixture_study import fixture, fixture_parser, variants, zoo_counts  # noqa: E402
-from profile_scorer import zoo_runs  # noqa: E402
+from profile_scorer import over_keys_cells, zoo_runs  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
 from tafa_jax.pipeline import machine_info  # noqa: E402
@@ -126,10 +126,7 @@ def to_markdown(result) -> str:
                 km = row["kind_means"]
                 worst = min(km, key=lambda k: km[k])
                 dist = row["distillation_mean"]
-                lines.append(f"| {row['variant']} | " + " | ".join(
-                    f"{row[k]['mean']:.3f} ± {row[k]['sd']:.3f}"
-                    for k in ("aruc", "roc_auc", "tpr_at_1fpr"))
-                    + f" | {row['max_negative']['mean']:.2f} | "
+                lines.append(f"| {row['variant']} | {over_keys_cells(row)} | "
                     + f"{'-' if dist is None else f'{dist:.2f}'} | {worst} ({km[worst]:.2f}) | "
                     + " | ".join(f"{km[k]:.2f}" for k in kinds) + " |")
             lines.append("")

@@ -38,11 +38,11 @@ from design_study import (  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
 from tafa_jax.fingerprint.fpset import group_layout  # noqa: E402
-from tafa_jax.pipeline import suspect_table  # noqa: E402
+from tafa_jax.pipeline import suspect_table, zoo_suspects  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import MatchConfig, summarize  # noqa: E402
 from tafa_jax.verify.score import _shift, profile_group_matches  # noqa: E402
-from tafa_jax.verify.verify import ZooSuspects, verify  # noqa: E402
+from tafa_jax.verify.verify import verify  # noqa: E402
 
 KINDS = ("rtal", "fineprune 0.6", "fineprune 0.8")
 
@@ -85,7 +85,7 @@ def zoo_runs(zoo, fingerprints, match: MatchConfig) -> list[dict]:
     jumps), group evidence ``support`` ``(n, G)``, matching ``rate``, ``label``
     (-1 for unlabelled), report ``group``, ``kind`` (with its pruning ratio), the
     member's params ``digest`` and its ``attack`` (recipe group and variant)."""
-    groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+    groups = zoo_suspects(zoo)
     out = []
     for fps in fingerprints:
         res = verify(fps, groups, match)
@@ -100,6 +100,14 @@ def zoo_runs(zoo, fingerprints, match: MatchConfig) -> list[dict]:
             "digest": np.array([zoo.record(x.id).digest for x in res]),
             "attack": np.array([zoo.record(x.id).member.attack for x in res])})
     return out
+
+
+def over_keys_cells(row: dict) -> str:
+    """An :func:`over_keys` row's ARUC, ROC-AUC and TPR@1%FPR (mean ± sd) and highest
+    negative (mean), as Markdown table cells."""
+    return " | ".join(f"{row[k]['mean']:.3f} ± {row[k]['sd']:.3f}"
+                      for k in ("aruc", "roc_auc", "tpr_at_1fpr")) + \
+        f" | {row['max_negative']['mean']:.2f}"
 
 
 def run_metrics(score: np.ndarray, run: dict, kinds: tuple[str, ...]) -> dict:
@@ -191,12 +199,10 @@ def to_markdown(result) -> str:
                   "|---|---|---|---|---|" + "---|" * len(KINDS) + "---|"]
         for r in rows:
             w = r["aruc_vs_previous"]
-            lines.append(f"| {r['variant']} | " + " | ".join(
-                f"{r[k]['mean']:.3f} ± {r[k]['sd']:.3f}"
-                for k in ("aruc", "roc_auc", "tpr_at_1fpr"))
-                + f" | {r['max_negative']['mean']:.2f} | "
-                + " | ".join(f"{r['kind_means'].get(k, float('nan')):.2f}" for k in KINDS)
-                + f" | {w['wins']}/{w['ties']}/{w['losses']} |")
+            lines.append(f"| {r['variant']} | {over_keys_cells(r)} | "
+                         + " | ".join(f"{r['kind_means'].get(k, float('nan')):.2f}"
+                                      for k in KINDS)
+                         + f" | {w['wins']}/{w['ties']}/{w['losses']} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -234,11 +234,11 @@ def _match_of(fps):
 
 
 def _zoo_suspects(path):
-    from tafa_jax.verify import ZooSuspects
+    from tafa_jax.pipeline import zoo_suspects
     from tafa_jax.zoo import load_zoo
 
     zoo = load_zoo(path)
-    return zoo, [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+    return zoo, zoo_suspects(zoo)
 
 
 def cmd_calibrate(args) -> int:

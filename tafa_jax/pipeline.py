@@ -243,6 +243,11 @@ def _row(r, kind, label, group, utility) -> dict[str, Any]:
             "failed": r.failed, "reason": r.reason, "utility": utility}
 
 
+def zoo_suspects(zoo: Zoo) -> list[ZooSuspects]:
+    """The zoo's members as verifier suspects, one stacked batch per architecture."""
+    return [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+
+
 def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
                match: MatchConfig, *, time_compile: bool = False,
                calibration: Calibration | None = None
@@ -254,7 +259,7 @@ def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
     ``calibration`` each row's score is the calibrated score (its decision
     ``score >= match.tau``) and ``matching_rate`` keeps the rate.
     """
-    groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+    groups = zoo_suspects(zoo)
     net, params = owner
     owner_s = ZooSuspects(net, jax.tree.map(lambda a: np.asarray(a)[None], params), ["owner"])
     t0 = time.perf_counter()
@@ -296,32 +301,32 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
     if len(layouts) > 1:
         raise ValueError(f"the fingerprint sets must share one layout (probes per line, "
                          f"lines per group) to share a table; got {sorted(layouts)}")
-    groups = [ZooSuspects(n, p, ids) for n, p, ids in zoo.grouped().values()]
+    groups = zoo_suspects(zoo)
+    first = verify(sets[0], groups, match)
+    table = suspect_table(zoo, first)  # labels: utility-filtered, distilled apart
+    records = [zoo.record(r.id) for r in first]
+    # each set's group evidence (G,) per suspect, in the same suspect order; only
+    # the counts are kept, not every set's bend profiles
+    evidence = [[r.support for r in res]
+                for res in (first, *(verify(f, groups, match) for f in sets[1:]))]
     skip = set(leave_out)
-    copies: list[np.ndarray] = []  # (groups, 1) per copy and set: sets may differ in G
-    attacks: list[str] = []
-    independent: list[np.ndarray] = []
-    n_copies = n_independent = n_shared = 0
-    for f in sets:
-        res = verify(f, groups, match)
-        table = suspect_table(zoo, res)  # labels: utility-filtered, distilled copies apart
-        shared = [zoo.record(r.id).digest in skip for r in res]
-        n_shared = int(sum(shared))
-        used = [(r, t) for r, t, out in zip(res, table, shared)
-                if r.support is not None and not out]
-        mine = [(np.asarray(r.support), zoo.record(r.id).member.attack)
-                for r, t in used if t["label"] == 1]
-        copies += [s.reshape(-1, 1) for s, _ in mine]
-        attacks += [a for s, a in mine for _ in range(s.size)]
-        theirs = [np.asarray(r.support).reshape(-1, 1) for r, t in used if t["label"] == 0]
-        independent += theirs
-        n_copies, n_independent = len(mine), len(theirs)
+    shared = [rec.digest in skip for rec in records]
+    label = [None if out else t["label"] for t, out in zip(table, shared)]
+    n_copies, n_independent = label.count(1), label.count(0)
     if not n_copies or not n_independent:
         where = f" {source}" if source else ""
         raise ValueError(f"the reference zoo{where} needs labelled copies and "
                          f"independent models to calibrate on; it has {n_copies} and "
-                         f"{n_independent}" + (f" ({n_shared} left out)" if skip else ""))
-    return fit_calibration(np.concatenate(copies), np.concatenate(independent),
+                         f"{n_independent}" + (f" ({sum(shared)} left out)" if leave_out else ""))
+
+    def supports(side: int) -> np.ndarray:  # (groups over sets and suspects, 1): G may differ
+        return np.concatenate([np.asarray(s).reshape(-1, 1) for per_set in evidence
+                               for s, lab in zip(per_set, label) if lab == side])
+
+    attacks = [rec.member.attack for per_set in evidence
+               for s, rec, lab in zip(per_set, records, label) if lab == 1
+               for _ in range(np.size(s))]
+    return fit_calibration(supports(1), supports(0),
                            sets[0].lines_per_group, smoothing=smoothing,
                            attacks=attacks if attacks_alike else None,
                            meta={"n_probes": sets[0].n_probes,
@@ -330,7 +335,7 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                                  if len(sets) > 1 else sets[0].meta.get("digest"),
                                  "fingerprint_sets": len(sets),
                                  "zoo": source, "copies": n_copies,
-                                 "independent": n_independent, "left_out": n_shared})
+                                 "independent": n_independent, "left_out": sum(shared)})
 
 
 def metrics_of(rows: list[dict[str, Any]], key: str = "score") -> dict[str, float]:
@@ -449,8 +454,7 @@ def run_scenario(
                                leave_out={r.digest for r in zoo.records})
         save_calibration(out / "calibration.json", cal)
         cal_info = {"file": "calibration.json", "reference_zoo": "reference_zoo",
-                    "copies": cal.meta["copies"], "independent": cal.meta["independent"],
-                    "left_out": cal.meta["left_out"],
+                    **{k: cal.meta[k] for k in ("copies", "independent", "left_out")},
                     "llr": cal.llr.tolist()}
         timings["calibration"] = time.perf_counter() - t
 

@@ -14,6 +14,7 @@ digests check out) are skipped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 import zlib
@@ -107,11 +108,16 @@ class Zoo:
     def ids(self) -> list[str]:
         return [r.id for r in self.records]
 
+    @functools.cached_property
+    def _by_id(self) -> dict[str, MemberRecord]:
+        return {r.id: r for r in self.records}
+
     def record(self, member_id: str) -> MemberRecord:
-        for r in self.records:
-            if r.id == member_id:
-                return r
-        raise KeyError(f"no member {member_id!r} in zoo {self.path}")
+        """The member called ``member_id`` (a dict look-up: verifiers call this per suspect)."""
+        try:
+            return self._by_id[member_id]
+        except KeyError:
+            raise KeyError(f"no member {member_id!r} in zoo {self.path}") from None
 
     def member_params(self, member_id: str) -> Params:
         r = self.record(member_id)
