@@ -32,6 +32,11 @@ instead: G groups of L lines, the same budget (100 lines, 4100 queries) but
 generated anew, so G owner boundaries with L lines on each (other lines than
 the rule's); matched as ``WARFARIN.match_for`` says (the quorum for the rule's
 own 20 lines, every line otherwise). Writes ``calibrated_score_layouts``.
+
+With ``--budget`` it measures the profile rule at the issue's query budgets, 10,
+30, 100 and 300 lines: 1 group of 10, 3 of 10, 5 of 20 (the rule) and 15 of 20,
+every layout matched with the rule's quorum (a fraction, 80 % of a group's
+lines). Writes ``calibrated_score_budget``.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from tafa_jax.verify.calibrate import calibrated_score, fit_calibration  # noqa:
 from tafa_jax.verify.score import quorum_need  # noqa: E402
 
 KINDS = ("rtal", "ftal_large", "fineprune 0.6", "fineprune 0.8")
+BUDGET_LAYOUTS = ("1x10", "3x10", "5x20", "15x20")  # 10, 30, 100 and 300 lines
 VARIANTS = ("matching rate (the rule's score)",
             "graded: a group scores 0 -> 1 from 0.1 T below its quorum to the quorum",
             "calibrated on the other zoo, same key",
@@ -122,7 +128,13 @@ def main(argv=None) -> int:
     ap = study_parser(__doc__, 15, "small zoo, two keys (a smoke run)")
     ap.add_argument("--layouts", nargs="+", metavar="GxL",
                     help="regroup the profile rule's lines: G groups of L lines each")
+    ap.add_argument("--budget", action="store_true",
+                    help="the profile rule at 10, 30, 100 and 300 lines, the rule's quorum")
     args = ap.parse_args(argv)
+    if args.budget and args.layouts:
+        ap.error("--budget and --layouts are exclusive")
+    if args.budget:
+        args.layouts = list(BUDGET_LAYOUTS)
     rules = {"profile": WARFARIN.rule("profile"), "pairs": WARFARIN.rule("pairs")}
     if args.layouts:
         rules = {}
@@ -136,13 +148,16 @@ def main(argv=None) -> int:
                          f"got {layout!r}")
             gcfg = dataclasses.replace(WARFARIN.rule("profile")[0], n_pairs=groups,
                                        siblings=size)
-            rules[f"profile, {groups} groups of {size}"] = (
-                gcfg, WARFARIN.match_for(gcfg.probes, size))
+            match = (WARFARIN.rule("profile")[1] if args.budget
+                     else WARFARIN.match_for(gcfg.probes, size))
+            rules[f"profile, {groups} groups of {size}"] = (gcfg, match)
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
     n_keys = 2 if args.quick else args.keys
     result = study_result(data, mae, keys=n_keys, rules={})
+    result["command"] = " ".join(["python benchmarks/calibrated_score.py",
+                                  *(argv if argv is not None else sys.argv[1:])])
     for rule, (gcfg, match) in rules.items():
         fingerprints = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, i),
                                  match=match)
@@ -169,7 +184,8 @@ def main(argv=None) -> int:
                                            "copies": cal.copies.tolist(),
                                            "independent": cal.independent.tolist()}}
     result["wall_s"] = time.perf_counter() - t0
-    name = "calibrated_score_layouts" if args.layouts else "calibrated_score"
+    name = ("calibrated_score_budget" if args.budget else
+            "calibrated_score_layouts" if args.layouts else "calibrated_score")
     write_result(out, name + "_quick" if args.quick else name, result, to_markdown)
     return 0
 
@@ -180,7 +196,7 @@ def to_markdown(result) -> str:
              f"Machine: {result['machine'].get('cpu', '?')}. {result['keys']} fingerprint "
              "keys, mean ± sd; kind columns, highest negative and distillation are means "
              "over keys. Every table is fitted on the other zoo. Regenerate: "
-             "`python benchmarks/calibrated_score.py`.", ""]
+             f"`{result.get('command', 'python benchmarks/calibrated_score.py')}`.", ""]
     for rule, r in result["rules"].items():
         for zoo, rows in r["zoos"].items():
             title = f"{rule} rule" if rule in ("profile", "pairs") else rule
