@@ -186,10 +186,11 @@ def _e2e_call(module: Any, plan: Plan, tmp: str) -> tuple[Any, dict[str, Any]] |
 
     sc = get_scenario("warfarin")
     kwargs = {"seed": 0}
-    if plan.mode != "gpu":  # what `tafa-jax demo --quick` runs
+    if plan.mode != "gpu":  # what `tafa-jax demo --quick` runs (the default rule)
+        from tafa_jax.pipeline import quick_generation
+
         kwargs.update(zoo_size="small", owner_steps=300,
-                      generation=dataclasses.replace(sc.generation, n_candidates=4096,
-                                                     n_pairs=10))
+                      generation=quick_generation(sc.rule()[0]))
     params = inspect.signature(fn).parameters
     kwargs = {k: v for k, v in kwargs.items() if k in params}
     return functools.partial(fn, sc, tmp), {"scenario": "warfarin", **kwargs}

@@ -378,13 +378,14 @@ def run_scenario(
     match: MatchConfig | None = None,
     progress: Progress | None = None,
     sweep: tuple[float, ...] = (),
-    rule: str = "pairs",
+    rule: str | None = None,
     calibrate: bool = False,
 ) -> dict[str, Any]:
     """Train the owner, build the zoo, fingerprint, verify everything, write the report.
 
     ``rule`` names the scenario's fingerprint rule (:meth:`Scenario.rule`:
-    ``"pairs"`` or ``"profile"``); ``generation`` and ``match`` override it, and
+    ``"pairs"`` or ``"profile"``; ``None``, the scenario's default, profile lines);
+    ``generation`` and ``match`` override it, and
     without ``match`` the matching rule follows the generated fingerprints
     (:meth:`Scenario.match_for`). Fingerprint groups the owner itself fails under
     that rule are replaced at generation (:func:`~tafa_jax.fingerprint.generate`).
@@ -499,6 +500,12 @@ def run_scenario(
     _report.write_report(out, result)
     say("done", 1.0)
     return result
+
+
+def quick_generation(gen: GenerationConfig) -> GenerationConfig:
+    """``gen`` reduced as ``tafa-jax demo --quick`` runs it (CI, smoke runs): 4096
+    candidate lines and about 50 pairs or lines, whatever the group size."""
+    return dataclasses.replace(gen, n_candidates=4096, n_pairs=max(2, 50 // gen.siblings))
 
 
 def distance_sweep(net: Network, params: Params, domain: Domain, zoo: Zoo,

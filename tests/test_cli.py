@@ -1,5 +1,6 @@
 """The `tafa-jax` command through its real entry point (and once as a subprocess)."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -38,6 +39,10 @@ def test_demo_report_has_every_field(demo_dir):
     assert rep["scenario"] == "warfarin" and rep["synthetic"] is False
     assert "iwpc" in rep["data_source"].lower()
     assert rep["owner_rate"] == 1.0
+    # the default rule, profile lines: each line's probes, and the profile rule's match
+    gen, match = WARFARIN.rule("profile")
+    assert rep["queries_per_suspect"] == rep["n_pairs"] * gen.probes
+    assert rep["config"]["match"] == dataclasses.asdict(match)
     for m in ("aruc", "roc_auc", "tpr_at_1fpr", "tpr_at_5fpr"):
         assert 0.0 <= rep["metrics"][m] <= 1.0
     kinds = {s["kind"] for s in rep["suspects"]}
@@ -76,7 +81,7 @@ def test_fingerprint_then_verify_zoo_and_blackbox(demo_dir, tmp_path, monkeypatc
 def test_profile_rule_fingerprint_then_verify(demo_dir, tmp_path, capsys):
     fp = tmp_path / "profile.npz"
     assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(fp),
-                 "--pairs", "3", "--candidates", "4096", "--rule", "profile"]) == 0
+                 "--pairs", "3", "--candidates", "4096"]) == 0  # the default rule
     fps = load(fp)
     assert fps.n_probes == 41
     capsys.readouterr()
@@ -106,7 +111,7 @@ def test_profile_rule_fingerprint_then_verify(demo_dir, tmp_path, capsys):
 def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, capsys):
     fp = tmp_path / "fp.npz"
     assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(fp),
-                 "--pairs", "5", "--candidates", "4096"]) == 0
+                 "--pairs", "5", "--candidates", "4096", "--rule", "pairs"]) == 0
     cal = tmp_path / "cal.json"
     capsys.readouterr()
     assert main(["calibrate", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
@@ -126,7 +131,7 @@ def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, cap
     # two fingerprint sets of one layout (two keys) pool their groups into one table
     fp2 = tmp_path / "fp2.npz"
     assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(fp2),
-                 "--pairs", "5", "--candidates", "4096", "--seed", "1"]) == 0
+                 "--pairs", "5", "--candidates", "4096", "--seed", "1", "--rule", "pairs"]) == 0
     assert main(["calibrate", "--fingerprints", str(fp), str(fp2), "--zoo",
                  str(demo_dir / "zoo"), "--out", str(tmp_path / "two.json")]) == 0
     one, two = json.loads(cal.read_text()), json.loads((tmp_path / "two.json").read_text())

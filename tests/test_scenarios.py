@@ -25,7 +25,7 @@ def test_skin_end_to_end_on_a_dermamnist_fixture(tmp_path):
         SKIN, owner_spec={**SKIN.owner_spec, "image_size": 16, "widths": [4, 8, 8, 8]},
         generation=dataclasses.replace(SKIN.generation, n_candidates=128, n_pairs=3, chunk=64))
     res = run_scenario(sc, tmp_path / "run", zoo_size="small", data_dir=str(npz),
-                       owner_steps=5, seed=1)
+                       owner_steps=5, seed=1, rule="pairs")
     rep = load_report(tmp_path / "run")
     _check(rep, "skin", False)
     assert "dermamnist.npz" in rep["data_source"]
@@ -44,7 +44,7 @@ def test_skin_end_to_end_on_a_dermamnist_fixture(tmp_path):
 def test_fashion_end_to_end_on_synthetic_data_is_labelled(tmp_path):
     sc = dataclasses.replace(FASHION, generation=dataclasses.replace(
         FASHION.generation, n_candidates=512, n_pairs=3))
-    run_scenario(sc, tmp_path, zoo_size="small", synthetic=True, owner_steps=3)
+    run_scenario(sc, tmp_path, zoo_size="small", synthetic=True, owner_steps=3, rule="pairs")
     rep = load_report(tmp_path)
     _check(rep, "fashion", True)
     assert "SYNTHETIC" in rep["data_source"]
@@ -74,17 +74,27 @@ def test_named_rules_and_their_errors():
     from tafa_jax.scenarios import FASHION, RULE_NAMES, SKIN, WARFARIN
 
     assert RULE_NAMES == ("pairs", "profile")
-    assert WARFARIN.rule() == (WARFARIN.generation, WARFARIN.match)
+    assert WARFARIN.rule("pairs") == (WARFARIN.generation, WARFARIN.match)
     for sc in (WARFARIN, FASHION, SKIN):
+        # no name: the scenario's default rule, profile lines in every scenario
+        assert sc.default_rule == "profile" and sc.rule() == sc.rule("profile") == sc.profile
+        assert sc.rule() != sc.rule("pairs")
         gen, match = sc.rule("profile")
         assert gen.probes > 3 and match.profile_jump_tol is not None
         assert gen.n_pairs * gen.siblings <= 100  # the budget: at most 100 lines
         # its own group size takes its own quorum
         assert sc.match_for(gen.probes, gen.siblings) == match
     with pytest.raises(ValueError, match="no measured profile rule"):
-        dataclasses.replace(SKIN, profile=None).rule("profile")
+        dataclasses.replace(SKIN, profile=None, default_rule="pairs").rule("profile")
     with pytest.raises(ValueError, match="unknown rule"):
         WARFARIN.rule("triples")
+    # a default the scenario cannot give is refused when the scenario is made
+    with pytest.raises(ValueError, match="has no profile rule"):
+        dataclasses.replace(SKIN, profile=None)
+    with pytest.raises(ValueError, match="default_rule must be one of"):
+        dataclasses.replace(WARFARIN, default_rule="triples")
+    assert dataclasses.replace(SKIN, profile=None, default_rule="pairs").rule() == \
+        (SKIN.generation, SKIN.match)
 
 
 def test_the_matching_rule_follows_the_fingerprints_shape():
@@ -98,5 +108,5 @@ def test_the_matching_rule_follows_the_fingerprints_shape():
     assert WARFARIN.match_for(41, 5) == dataclasses.replace(match, profile_quorum=1.0)
     # skin's provisional profile rule: 5 lines, each must show the kink
     assert SKIN.match_for(41, 5) == SKIN.rule("profile")[1] != SKIN.match
-    no_profile = dataclasses.replace(SKIN, profile=None)
-    assert no_profile.match_for(41, 20) == SKIN.match  # no profile rule: the default
+    no_profile = dataclasses.replace(SKIN, profile=None, default_rule="pairs")
+    assert no_profile.match_for(41, 20) == SKIN.match  # no profile rule: the pairs rule's

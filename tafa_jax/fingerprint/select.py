@@ -22,7 +22,7 @@ Layers: ``layers`` keeps only neurons of the given ReLU layers, as indices into
 ``Network.kink_layout()`` in its order: depth order for the MLP and the
 generator, but flax's sorted module names for the ResNet (index 0 is block
 ``layer1_0``'s first ReLU, the stem's ReLU comes last). On the fashion fixture
-the first layer alone gives the default's figures and deeper layers score
+the first layer alone gives the pairs rule's figures and deeper layers score
 lower (``benchmarks/fixture_study.py``, block ``layer``).
 """
 
