@@ -2,15 +2,17 @@
 
 Warfarin (real IWPC data, the headline zoo of PROTOCOL.md, utility-filtered):
 
-- TAFA, the default rule (``WARFARIN.generation`` + ``WARFARIN.match``, via the pipeline);
-- random-query output similarity, with TAFA's query budget;
-- MetaV (learned inputs + verifier), with TAFA's query budget, trained on a random
+- TAFA, the default rule (``WARFARIN.rule()``: profile lines), and the pairs rule
+  (``WARFARIN.rule("pairs")``, 14x fewer queries);
+- random-query output similarity, with the default rule's query budget;
+- MetaV (learned inputs + verifier), with the default rule's query budget, trained on a random
   stratified half of the zoo's positives and negatives and tested on the other
   half; TAFA and random-query are also reported on that test half.
 
 IPGuard needs a classifier: it is run on a SmallCNN owner trained on SYNTHETIC
 DermaMNIST-shaped images with the small skin zoo (a mechanism check, not a
-headline number), beside random-query and TAFA on the same zoo.
+headline number), beside random-query and TAFA (the pairs rule: the skin profile rule was sized
+for the ResNet fixture) on the same zoo.
 
     python benchmarks/baselines.py [--quick] [--out benchmarks/results]
 
@@ -132,18 +134,26 @@ def warfarin(args) -> dict[str, Any]:
     zoo_s = time.perf_counter() - t0
     print(f"warfarin: owner MAE {mae:.2f}, zoo {len(zoo)} members ({zoo_s:.1f} s)", flush=True)
 
-    # TAFA, default rule
-    gcfg = sc.generation if not args.quick else dataclasses.replace(sc.generation,
-                                                                   n_candidates=4096)
-    t0 = time.perf_counter()
-    fps = generate(net, params, data.domain, gcfg, k_fp)
-    tafa_fit = time.perf_counter() - t0
-    rows, vt = verify_zoo(fps, zoo, (net, params), sc.match, time_compile=True)
-    q = fps.queries_per_suspect
-    tafa = {r["id"]: r["score"] for r in rows[1:] if not r["failed"]}
+    # TAFA: the default rule (profile lines) and the pairs rule, each as the pipeline runs it
+    tafa_runs = {}
+    for name, rule in (("TAFA default rule", None), ("TAFA pairs rule", "pairs")):
+        gcfg, match = sc.rule(rule)
+        if args.quick:
+            gcfg = dataclasses.replace(gcfg, n_candidates=4096)
+        t0 = time.perf_counter()
+        fps = generate(net, params, data.domain, gcfg, k_fp, match=match)
+        fit_s = time.perf_counter() - t0
+        rows, vt = verify_zoo(fps, zoo, (net, params), match, time_compile=True)
+        tafa_runs[name] = {"scores": {r["id"]: r["score"] for r in rows[1:] if not r["failed"]},
+                           "owner": {"zoo_path": rows[0]["score"]}, "fit_s": fit_s,
+                           "verify_s": vt["verify_compiled"], "fps": fps, "gcfg": gcfg,
+                           "match": match}
+        print(f"{name}: {fps.n_pairs} pairs or lines, {fps.queries_per_suspect} queries, "
+              f"generation {fit_s:.1f} s", flush=True)
+    default = tafa_runs["TAFA default rule"]
+    q = default["fps"].queries_per_suspect  # the baselines' budget: the default rule's
     labels = {r["id"]: r["label"] for r in rows[1:]}
     kinds = {r["id"]: (r["group"], r["kind"]) for r in rows[1:]}
-    print(f"TAFA: {fps.n_pairs} pairs, {q} queries, generation {tafa_fit:.1f} s", flush=True)
 
     grouped = zoo.grouped()
     all_groups = select(grouped, None)
@@ -166,19 +176,20 @@ def warfarin(args) -> dict[str, Any]:
           f"{mv.meta['loss_first']:.3f} -> {mv.meta['loss_last']:.3f}", flush=True)
 
     n_all = len(zoo)
-    tafa_verify = vt["verify_compiled"]
-    tafa_owner = {"zoo_path": rows[0]["score"]}
     common = {"labels": labels, "kinds": kinds}
+
+    def tafa_rows(ids, split):
+        return [method_row(name, t["scores"], ids=ids, queries=t["fps"].queries_per_suspect,
+                           data="none", fit_s=t["fit_s"], verify_s=t["verify_s"],
+                           n_verified=n_all + 1, owner=t["owner"], split=split, **common)
+                for name, t in tafa_runs.items()]
+
     methods = [
-        method_row("TAFA default rule", tafa, ids=None, queries=q, data="none", fit_s=tafa_fit,
-                   verify_s=tafa_verify, n_verified=n_all + 1, owner=tafa_owner,
-                   split="full zoo", **common),
+        *tafa_rows(None, "full zoo"),
         method_row("random-query similarity", rq_scores, ids=None, queries=q, data="none",
                    fit_s=rq.fit_seconds, verify_s=rq_verify, n_verified=n_all,
                    owner=owner_scores(rq, net, params), split="full zoo", **common),
-        method_row("TAFA default rule", tafa, ids=test_ids, queries=q, data="none",
-                   fit_s=tafa_fit, verify_s=tafa_verify, n_verified=n_all + 1, owner=tafa_owner,
-                   split="MetaV test half", **common),
+        *tafa_rows(test_ids, "MetaV test half"),
         method_row("random-query similarity", rq_scores, ids=test_ids, queries=q, data="none",
                    fit_s=rq.fit_seconds, verify_s=rq_verify, n_verified=n_all,
                    owner=owner_scores(rq, net, params), split="MetaV test half", **common),
@@ -192,8 +203,9 @@ def warfarin(args) -> dict[str, Any]:
     return {"scenario": "warfarin", "data": data.source, "synthetic": data.synthetic,
             "owner_test_mae": mae, "zoo": {"size": size, "dir": zoo_dir, "members": n_all,
                                            "positives": n_pos, "negatives": n_neg},
-            "tafa": {"n_pairs": fps.n_pairs, "generation": gcfg.to_json(),
-                     "match": dataclasses.asdict(sc.match)},
+            "tafa": {name: {"n_pairs": t["fps"].n_pairs, "generation": t["gcfg"].to_json(),
+                            "match": dataclasses.asdict(t["match"])}
+                     for name, t in tafa_runs.items()},
             "metav": {**mv.meta, "train_ids": tr, "test_ids": te},
             "random_query": dict(rq.meta), "methods": methods}
 
@@ -213,7 +225,7 @@ def skin_ipguard(args) -> dict[str, Any]:
     t0 = time.perf_counter()
     fps = None
     try:
-        fps = generate(net, params, data.domain, sc.generation, k_fp)
+        fps = generate(net, params, data.domain, sc.generation, k_fp)  # the pairs rule
     except ValueError as err:
         print(f"skin TAFA generation failed: {err}", flush=True)
     tafa_fit = time.perf_counter() - t0
@@ -229,7 +241,7 @@ def skin_ipguard(args) -> dict[str, Any]:
     methods = []
     if fps is not None:
         rows, vt = verify_zoo(fps, zoo, (net, params), sc.match, time_compile=True)
-        methods.append(method_row("TAFA (skin rule)", {r["id"]: r["score"] for r in rows[1:]},
+        methods.append(method_row("TAFA (skin pairs rule)", {r["id"]: r["score"] for r in rows[1:]},
                                   fit_s=tafa_fit, verify_s=vt["verify_compiled"],
                                   n_verified=len(ids) + 1, owner={"zoo_path": rows[0]["score"]},
                                   **common))
@@ -298,9 +310,11 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"Owner test MAE {w['owner_test_mae']:.2f} mg/week. Data: {w['data']}. "
         f"Command: `{result['command']}`. Machine: {result['machine']['cpu']}, "
         f"{result['machine']['cores']} cores, JAX {result['machine']['jax']}.", "",
-        "- TAFA: the default warfarin rule (pipeline: `WARFARIN.generation` + `verify_zoo` with "
-        "`WARFARIN.match`). Score = group matching rate.",
-        "- Random-query similarity: TAFA's query budget of uniform draws from the input domain; "
+        "- TAFA: the default warfarin rule, profile lines (`WARFARIN.rule()`), and the pairs "
+        "rule (`WARFARIN.rule(\"pairs\")`), each generated with the owner check and verified "
+        "by `verify_zoo` with its own matching settings. Score = group matching rate.",
+        "- Random-query similarity: the default rule's query budget of uniform draws from the "
+        "input domain; "
         "score = exp(-max(RMSE - 1e-4 s, 0) / s), s = std of the owner's outputs on the queries.",
         f"- MetaV: {mv['n_queries']} learned inputs + MLP verifier (hidden {mv['hidden']}, "
         f"{mv['steps']} full-batch Adam steps), trained on a random stratified half of the "

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     fx = fixture(sc, Path(args.out), args.synthetic, args.data_dir, heldout=True)
     net, params = fx["net"], fx["params"]
     named = {v[1]: (v[2], v[3]) for v in variants(sc)}
-    rules = {"pairs (default)": (sc.generation, sc.match),
+    rules = {"pairs": sc.rule("pairs"),
              BEST_PROFILE[sc.name]: named[BEST_PROFILE[sc.name]]}
     result = {"scenario": sc.name, "data": fx["label"], "data_source": fx["data"].source,
               "owner_utility": fx["utility"], "keys": args.keys, "machine": machine_info(),

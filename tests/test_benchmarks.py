@@ -210,7 +210,7 @@ def test_fixture_study_variants_and_table_say_which_data():
         assert len(set(names)) == len(names)
         assert sum("(DEFAULT)" in n for n in names) == 1
         default = next(v for v in vs if "(DEFAULT)" in v[1])
-        assert default[2] == sc.generation and default[3] == sc.match
+        assert default[2] == sc.generation and default[3] == sc.match  # the pairs rule
         assert all(v[2].n_pairs * v[2].siblings <= 100 for v in vs)  # the budget
     # fashion's provisional profile rule is the fixture study's 40 d row, as measured
     shipped = FASHION.rule("profile")
@@ -346,9 +346,8 @@ def test_fixture_calibration_rules_exist_and_its_table_says_which_data():
     md = fc.to_markdown({"scenario": "skin", "data": "FIXTURE: random images", "keys": 3,
                          "zoos": {"design": {"positives": 8, "negatives": 4},
                                   "heldout": {"positives": 7, "negatives": 4}},
-                         "rules": {"pairs (default)": {"queries_per_suspect": 297,
-                                                       "group_size": 3,
-                                                       "zoos": {"design": [row]}}}})
+                         "rules": {"pairs": {"queries_per_suspect": 297, "group_size": 3,
+                                             "zoos": {"design": [row]}}}})
     assert "**Data: FIXTURE: random images.**" in md and "they are not results" in md
     failed = fc.to_markdown({"scenario": "skin", "data": "FIXTURE", "keys": 2,
                              "zoos": {"design": {"positives": 8, "negatives": 4},
