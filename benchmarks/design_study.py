@@ -342,11 +342,14 @@ def to_markdown(result) -> str:
     lines = [f"# Design study: warfarin ({z['size']} zoo: {z['positives']} positives, "
              f"{z['negatives']} negatives, utility-filtered)", "",
              f"Owner test MAE {result['owner_test_mae']:.2f} mg/week. Data: {result['data']}.",
-             "", "Blocks: *rule* adds one change per row; *distance* and *budget* vary the "
-             "default; *base points* compare where candidate lines start, with the plain "
+             "", "Blocks: *rule* adds one change per row, up to the pairs rule (marked "
+             "DEFAULT and called the default rule below: it was the default until the "
+             "profile rule, the last block's PROFILE RULE row, measured better at every "
+             "budget and became the default); *distance* and *budget* vary the pairs rule; "
+             "*base points* compare where candidate lines start, with the plain "
              "absolute test and 33 groups of 3 siblings (no same-sign groups); *profile "
-             "(4100 queries)* compares profile lines (41 probes per line, the opt-in "
-             "`--rule profile`) with the default's pairs at as many queries.",
+             "(4100 queries)* compares profile lines (41 probes per line, `--rule profile`, "
+             "the default) with the pairs rule at as many queries.",
              "", f"Mean norm of an owner training row (standardised): "
              f"{result['owner_row_norm_mean']:.1f}; the last column gives the fingerprint "
              "centres' mean norm.",

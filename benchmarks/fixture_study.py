@@ -215,7 +215,10 @@ def to_markdown(result) -> str:
              + ("; groups the owner fails replaced at generation (--owner-check)"
                 if result.get("owner_check") else "") + ". Command: "
              f"`python benchmarks/fixture_study.py --scenario {result['scenario']} ...` "
-             "(see its docstring).", "",
+             "(see its docstring). DEFAULT and \"default rule\" name the pairs rule, the "
+             "default when these rows were measured; the default is now the scenario's "
+             "profile rule (`--rule profile`: fashion's is the *length* block's 40 d row, "
+             "skin's its 20 d row with 2048 candidate lines).", "",
              "| block | variant | ARUC | ROC-AUC | TPR@1%FPR | worst positive kind (mean) | "
              "max negative | distillation | owner | queries |",
              "|---|---|---|---|---|---|---|---|---|---|"]
