@@ -144,7 +144,8 @@ def warfarin(args) -> dict[str, Any]:
         fps = generate(net, params, data.domain, gcfg, k_fp, match=match)
         fit_s = time.perf_counter() - t0
         rows, vt = verify_zoo(fps, zoo, (net, params), match, time_compile=True)
-        tafa_runs[name] = {"scores": {r["id"]: r["score"] for r in rows[1:] if not r["failed"]},
+        tafa_runs[name] = {"rows": rows,
+                           "scores": {r["id"]: r["score"] for r in rows[1:] if not r["failed"]},
                            "owner": {"zoo_path": rows[0]["score"]}, "fit_s": fit_s,
                            "verify_s": vt["verify_compiled"], "fps": fps, "gcfg": gcfg,
                            "match": match}
@@ -152,8 +153,8 @@ def warfarin(args) -> dict[str, Any]:
               f"generation {fit_s:.1f} s", flush=True)
     default = tafa_runs["TAFA default rule"]
     q = default["fps"].queries_per_suspect  # the baselines' budget: the default rule's
-    labels = {r["id"]: r["label"] for r in rows[1:]}
-    kinds = {r["id"]: (r["group"], r["kind"]) for r in rows[1:]}
+    labels = {r["id"]: r["label"] for r in default["rows"][1:]}
+    kinds = {r["id"]: (r["group"], r["kind"]) for r in default["rows"][1:]}
 
     grouped = zoo.grouped()
     all_groups = select(grouped, None)

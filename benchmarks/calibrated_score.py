@@ -36,7 +36,8 @@ own 20 lines, every line otherwise). Writes ``calibrated_score_layouts``.
 With ``--budget`` it measures the profile rule at the issue's query budgets, 10,
 30, 100 and 300 lines: 1 group of 10, 3 of 10, 5 of 20 (the rule) and 15 of 20,
 every layout matched with the rule's quorum (a fraction, 80 % of a group's
-lines). Writes ``calibrated_score_budget``.
+lines; ``tafa-jax verify`` matches a file whose groups are not 20 lines on every
+line, ``Scenario.match_for``). Writes ``calibrated_score_budget``.
 """
 
 from __future__ import annotations

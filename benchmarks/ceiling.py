@@ -6,13 +6,14 @@ there: the best-aligned neuron's ``|cos|`` with the owner's and its distance to
 the centre. An *oracle* that may read those weights calls a group matched when
 some suspect neuron is aligned (``|cos| >= c``) and within ``H`` of the centre;
 its ARUC is what a perfect measurement of the boundary's orientation and
-position would reach. It does so for the default pairs' 20 groups and for the
+position would reach. It does so for the pairs rule's 20 groups and for the
 profile rule's 5 groups, and reports, per suspect kind, how well the best
 suspect neuron aligns with each of those boundaries (where the 80 % fine-pruned
 copies sit against the independent models). Then it scores, black-box, on the
 same zoo and on a held-out zoo, several fingerprint keys each:
 
-- the default rule (3-probe pairs, 20 groups of 5, 300 queries), and the same
+- the pairs rule (3-probe pairs, 20 groups of 5, 300 queries; the default when
+  this was measured, and labelled so in the table), and the same
   rule with as many queries as the profile rule (273 groups, 4095 queries);
 - profile lines (41 probes over a 2.0-long line through each pair's centre,
   4100 queries), 20 groups of 5 on the steepest boundaries, kinks lined up

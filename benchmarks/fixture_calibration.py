@@ -9,7 +9,7 @@ int8). For each rule, the
 matching rate and the calibrated score are given over ``--keys`` fingerprint
 keys: ARUC, ROC-AUC, TPR@1%FPR, the highest negative score, the mean score of
 each positive kind, and the distilled copies' mean. The rules are the
-scenario's default pairs and its best profile layout on the fixture: for
+scenario's pairs rule and its best profile layout on the fixture (the default): for
 fashion and skin their provisional profile rules (40 d and 20 d, the fixture
 study's rows). Generation replaces the groups the owner fails; a rule that then finds too
 few groups is recorded with the error (``--candidates`` searches more lines, for

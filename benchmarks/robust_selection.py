@@ -1,10 +1,10 @@
 """Exploratory: data-free robustness selection (measured, rejected; see docs/method.md).
 
-Generate a pool of three times the default number of fingerprint groups with
-the warfarin default rule, simulate 32 "pirates" by relative weight noise
-(sigma) on the owner alone (no data), keep the default number of groups that
-survive most often (under the default matching rule), and compare them with
-the first groups of the pool on the headline zoo of
+Generate a pool of three times the pairs rule's number of fingerprint groups
+with the warfarin pairs rule (the default when this was measured), simulate 32
+"pirates" by relative weight noise (sigma) on the owner alone (no data), keep
+the rule's number of groups that survive most often (under its matching rule),
+and compare them with the first groups of the pool on the headline zoo of
 ``benchmarks/design_study.py``.
 
     python benchmarks/robust_selection.py

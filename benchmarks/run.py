@@ -224,6 +224,8 @@ def run_e2e(plan: Plan, log) -> dict[str, Any]:
             return {"available": True, "call": shown,
                     "note": f"the demo raised {type(err).__name__}: {err}"}
         total = time.perf_counter() - t0
+    if isinstance(result, dict) and "rule" in result:
+        shown["rule"] = result["rule"]  # which fingerprint rule the demo ran
     stages = _stage_timings(result)
     out: dict[str, Any] = {"available": True, "call": shown, "total_s": total,
                            "stage_seconds": stages}

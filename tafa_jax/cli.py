@@ -354,6 +354,7 @@ def cmd_sweep(args) -> int:
                           sc.match_for(gen.probes, gen.siblings),
                           _floats(args.distances), jax.random.key(args.seed))
     result = {"title": f"ARUC against pair distance: {sc.name}", "scenario": sc.name,
+              "rule": args.rule,
               "data_source": meta.get("data_source", "?"),
               "synthetic": bool(meta.get("synthetic")), "suspects": [],
               "distance_sweep": rows}
@@ -366,13 +367,15 @@ def cmd_sweep(args) -> int:
 
 
 # -- parser ------------------------------------------------------------------------
-def _rule_arg(p: argparse.ArgumentParser) -> None:
+def _rule_arg(p: argparse.ArgumentParser, default: str | None = None) -> None:
     from tafa_jax.scenarios import RULE_NAMES
 
-    p.add_argument("--rule", default=None, choices=RULE_NAMES,
+    p.add_argument("--rule", default=default, choices=RULE_NAMES,
                    help="fingerprint rule: profile lines (the default in every scenario; "
                         "provisional for fashion and skin) or 3-probe pairs (14x fewer "
-                        "queries, weaker separation)")
+                        "queries, weaker separation)" if default is None else
+                        f"fingerprint rule (default {default}): pairs, whose distance is "
+                        "the paper's Fig. 7 knob, or profile lines (then d is their length)")
 
 
 def _calibrate_arg(p: argparse.ArgumentParser) -> None:
@@ -484,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--data-dir")
     s.add_argument("--seed", type=int, default=0)
-    _rule_arg(s)
+    _rule_arg(s, default="pairs")
     s.set_defaults(fn=cmd_sweep)
     return p
 

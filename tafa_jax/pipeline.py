@@ -476,6 +476,7 @@ def run_scenario(
     result = {
         "title": f"TAFA fingerprinting: {scenario.name}",
         "scenario": scenario.name,
+        "rule": "profile" if gcfg.probes > 3 else "pairs",
         "data_source": ("SYNTHETIC data (requested with --synthetic)" if data.synthetic
                         else f"{scenario.data}: {data.source}"),
         "synthetic": data.synthetic,

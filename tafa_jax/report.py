@@ -37,6 +37,7 @@ may be absent or ``None``::
         "left_out": int,            # reference members identical to the scored zoo's
         "llr": [float], "metrics_matching_rate": {...},  # the rate's metrics, same suspects
       },
+      "rule": "pairs" | "profile",  # the fingerprint rule that made the scores
       "n_pairs": int, "queries_per_suspect": int, "pair_distance": float,
       "timings": {stage: seconds},
       "distance_sweep": [{"d": float, "aruc": float, "scenario"?: str, ...}, ...],
@@ -415,6 +416,8 @@ def format_markdown(result: Mapping[str, Any]) -> str:
         out += [
             "## ARUC against pair distance",
             "",
+            *(["Profile lines: d is the length each line's probes span.", ""]
+              if result.get("rule") == "profile" or _probes(result) > 3 else []),
             *(["By the matching rate (the sweep is not calibrated).", ""]
               if result.get("calibration") else []),
             _md_table(keys, [[_g(e.get(k)) for k in keys] for e in sweep]),

@@ -7,10 +7,13 @@ generation and matching settings chosen by the design study
 **profile** lines (41 probes along each pair's segment, which locate its bend).
 ``Scenario.default_rule`` names the one used when none is asked for: profile
 lines in all three scenarios, since they separate copies from independent
-models far better at every budget measured (warfarin: ARUC 0.925 against 0.653
-for pairs, 0.625 for pairs at as many queries). Fashion's and skin's profile
-settings are provisional: measured on fixtures only. Change any of it through
-``dataclasses.replace``.
+models far better (warfarin, five keys: ARUC 0.932 against 0.653 for pairs,
+0.621 for pairs given as many queries; by ARUC at every budget measured, by
+ROC-AUC and TPR@1%FPR from 30 lines up). Fashion's and skin's profile settings
+are provisional: measured on fixtures only. Change any of it through
+``dataclasses.replace``: ``generation`` and ``match`` are the pairs rule's
+settings only, so to change what runs by default replace ``profile`` (or set
+``default_rule="pairs"``).
 """
 
 from __future__ import annotations

@@ -156,12 +156,21 @@ def test_baselines_script_quick_runs_end_to_end(tmp_path):
 
     assert baselines_script.main(["--quick", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "baselines_quick.json").read_text())
-    for scen, want in (("warfarin", {"TAFA default rule", "random-query similarity", "MetaV"}),
+    for scen, want in (("warfarin", {"TAFA default rule", "TAFA pairs rule",
+                                     "random-query similarity", "MetaV"}),
                        ("skin", {"IPGuard"})):
         rows = result[scen]["methods"]
         assert want <= {r["method"] for r in rows}
         for r in rows:
             assert 0 <= r["aruc"] <= 1 and 0 <= r["roc_auc"] <= 1, r
+    # the baselines get the default rule's budget (profile lines), the pairs rule its own
+    from tafa_jax.scenarios import WARFARIN
+
+    queries = {r["method"]: r["queries_per_suspect"] for r in result["warfarin"]["methods"]}
+    gen = WARFARIN.rule()[0]
+    assert queries["TAFA default rule"] == gen.n_pairs * gen.siblings * gen.probes
+    assert queries["random-query similarity"] == queries["MetaV"] == queries["TAFA default rule"]
+    assert queries["TAFA pairs rule"] < queries["TAFA default rule"]
     assert "MetaV" in (tmp_path / "baselines_quick.md").read_text()
 
 
@@ -281,6 +290,25 @@ def test_profile_scorer_quick_runs_end_to_end(tmp_path):
         assert rows[0]["aruc_vs_previous"] == {"wins": 0, "ties": 2, "losses": 0}
     md = (tmp_path / "profile_scorer_quick.md").read_text()
     assert "PROFILE RULE" in md and "## heldout zoo" in md and "## design zoo" in md
+
+
+def test_calibrated_score_budget_option():
+    import calibrated_score as cs
+
+    # the budgets: 10, 30, 100 and 300 lines, the rule's layout among them
+    sizes = [tuple(int(n) for n in lay.split("x")) for lay in cs.BUDGET_LAYOUTS]
+    assert [g * n for g, n in sizes] == [10, 30, 100, 300]
+    from tafa_jax.scenarios import WARFARIN
+
+    gen = WARFARIN.rule("profile")[0]
+    assert (gen.n_pairs, gen.siblings) in sizes
+    # --budget names its own layouts: with --layouts too it is refused before any work
+    with pytest.raises(SystemExit) as exc:
+        cs.main(["--budget", "--layouts", "5x20"])
+    assert exc.value.code == 2
+    md = cs.to_markdown({"data": "d", "owner_test_mae": 9.0, "machine": {}, "keys": 1,
+                         "rules": {}, "command": "python benchmarks/calibrated_score.py --budget"})
+    assert "Regenerate: `python benchmarks/calibrated_score.py --budget`" in md
 
 
 def test_calibrated_score_rows_fit_on_the_other_zoo():

@@ -41,6 +41,7 @@ def test_demo_report_has_every_field(demo_dir):
     assert rep["owner_rate"] == 1.0
     # the default rule, profile lines: each line's probes, and the profile rule's match
     gen, match = WARFARIN.rule("profile")
+    assert rep["rule"] == "profile"
     assert rep["queries_per_suspect"] == rep["n_pairs"] * gen.probes
     assert rep["config"]["match"] == dataclasses.asdict(match)
     for m in ("aruc", "roc_auc", "tpr_at_1fpr", "tpr_at_5fpr"):
@@ -238,6 +239,9 @@ def test_report_and_sweep(demo_dir, tmp_path, capsys):
     assert code == 0
     rep = load_report(tmp_path)
     assert [r["d"] for r in rep["distance_sweep"]] == [0.1, 0.3]
+    # the paper's Fig. 7 knob: the pairs rule by default, every distance scored
+    assert rep["rule"] == "pairs"
+    assert all(r.get("aruc") is not None and r["n_pairs"] > 0 for r in rep["distance_sweep"])
     assert (tmp_path / "aruc_vs_distance.png").stat().st_size > 0
 
 
