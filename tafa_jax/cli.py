@@ -257,13 +257,16 @@ def cmd_calibrate(args) -> int:
                  if args.leave_out_zoo else set())
     cal = calibrate_on_zoo(sets, zoo, match, smoothing=args.smoothing,
                            source=str(args.zoo), leave_out=leave_out,
-                           attacks_alike=args.attacks_alike)
+                           model="attacks alike" if args.attacks_alike else args.model)
     save_calibration(args.out, cal)
     print(f"calibration on {cal.meta['copies']} copies and {cal.meta['independent']} "
           f"independent models (groups of {cal.group_size}; {cal.meta['left_out']} left "
           f"out; {len(sets)} fingerprint set(s)) written to {args.out}")
-    print("evidence count: log-likelihood ratio  " + ", ".join(
-        f"{s}: {v:+.1f}" for s, v in enumerate(cal.llr)))
+    print(f"model: {cal.meta.get('model')}" + (f" of {len(cal.attack_names)} attacks"
+                                                if cal.mixture else ""))
+    print(("all copies pooled, " if cal.mixture else "") +
+          "evidence count: log-likelihood ratio  " + ", ".join(
+              f"{s}: {v:+.1f}" for s, v in enumerate(cal.llr)))
     return 0
 
 
@@ -468,9 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="calibration file (.json)")
     c.add_argument("--leave-out-zoo", help="a zoo the table will score: reference members "
                    "identical to its members (same params digest) stay out of the table")
+    c.add_argument("--model", default="mixture", choices=["mixture", "pooled"],
+                   help="mixture (default): a suspect is scored against each attack of "
+                        "the reference zoo on its own, mixed with equal weights; pooled: "
+                        "every copy's groups in one distribution (docs/method.md)")
     c.add_argument("--attacks-alike", action="store_true",
-                   help="weigh every attack of the reference zoo alike in the copies' "
-                        "distribution (better pooled over many keys; see docs/method.md)")
+                   help="one distribution, the mean of the attacks' own (in place of "
+                        "--model; see docs/method.md)")
     c.add_argument("--smoothing", type=float, default=1.0,
                    help="add this count to every evidence count (default 1)")
     c.set_defaults(fn=cmd_calibrate)

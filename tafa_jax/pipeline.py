@@ -277,9 +277,12 @@ def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
                   "verify_compile_estimate": max(first - again, 0.0)}
 
 
+CALIBRATION_MODELS: tuple[str, ...] = ("mixture", "pooled", "attacks alike")
+
+
 def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                      match: MatchConfig, *, smoothing: float = 1.0, source: str = "",
-                     leave_out: Collection[str] = (), attacks_alike: bool = False
+                     leave_out: Collection[str] = (), model: str = "mixture"
                      ) -> Calibration:
     """Fit the calibrated score (:mod:`tafa_jax.verify.calibrate`) for ``fps`` on a
     labelled reference zoo: its utility-filtered copies against its independent
@@ -289,11 +292,16 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
     a key. Members whose params digest is in ``leave_out`` stay out too (the
     zoo it will score: deterministic transforms such as fp16 give the same model
     in both). ``source`` (where the zoo lives) is recorded in the table's meta.
-    ``attacks_alike``: every attack (:attr:`Member.attack`) weighs the same in the
-    copies' distribution (``fit_calibration(attacks=...)``), not by its number of
-    copies. Raises ``ValueError`` when the zoo lacks either side, or the sets
-    differ in layout.
+    ``model`` (:data:`CALIBRATION_MODELS`): ``"mixture"`` (the default) scores a
+    suspect by the mixture of the attacks' own evidence distributions (each attack
+    is :attr:`Member.attack`; ``fit_calibration(mixture=True)``); ``"pooled"``
+    pools every copy's groups into one distribution; ``"attacks alike"`` averages
+    the attacks' distributions into one. Raises ``ValueError`` when the zoo lacks
+    either side, the sets differ in layout, or the model is unknown.
     """
+    if model not in CALIBRATION_MODELS:
+        raise ValueError(f"unknown calibration model {model!r}; expected one of "
+                         f"{CALIBRATION_MODELS}")
     sets = [fps] if isinstance(fps, FingerprintSet) else list(fps)
     if not sets:
         raise ValueError("calibrate_on_zoo needs at least one fingerprint set")
@@ -328,7 +336,8 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                for _ in range(np.size(s))]
     return fit_calibration(supports(1), supports(0),
                            sets[0].lines_per_group, smoothing=smoothing,
-                           attacks=attacks if attacks_alike else None,
+                           attacks=None if model == "pooled" else attacks,
+                           mixture=model == "mixture",
                            meta={"n_probes": sets[0].n_probes,
                                  "match": dataclasses.asdict(match),
                                  "fingerprints_digest": [f.meta.get("digest") for f in sets]
@@ -455,7 +464,7 @@ def run_scenario(
                                leave_out={r.digest for r in zoo.records})
         save_calibration(out / "calibration.json", cal)
         cal_info = {"file": "calibration.json", "reference_zoo": "reference_zoo",
-                    **{k: cal.meta[k] for k in ("copies", "independent", "left_out")},
+                    **{k: cal.meta[k] for k in ("copies", "independent", "left_out", "model")},
                     "llr": cal.llr.tolist()}
         timings["calibration"] = time.perf_counter() - t
 

@@ -35,6 +35,7 @@ may be absent or ``None``::
       "calibration": {              # when the score is the calibrated score
         "file": str, "reference_zoo": str, "copies": int, "independent": int,
         "left_out": int,            # reference members identical to the scored zoo's
+        "model": str,               # "mixture", "pooled" or "attacks alike"
         "llr": [float], "metrics_matching_rate": {...},  # the rate's metrics, same suspects
       },
       "rule": "pairs" | "profile",  # the fingerprint rule that made the scores
@@ -368,7 +369,10 @@ def format_markdown(result: Mapping[str, Any]) -> str:
     if cal:
         out += [
             "**Score: the calibrated score**, the posterior that a suspect is a copy from "
-            "each group's evidence count, its table fitted on a reference zoo of the same "
+            "each group's evidence count"
+            + (" (a mixture of the reference zoo's attacks, each with its own evidence "
+               "distribution)" if cal.get("model") == "mixture" else "")
+            + ", its table fitted on a reference zoo of the same "
             f"recipe built from another key (`{cal.get('reference_zoo')}`: "
             f"{cal.get('copies')} copies, {cal.get('independent')} independent models; "
             f"{cal.get('left_out', 0)} members identical to this zoo's left out; "

@@ -72,6 +72,66 @@ def test_attacks_alike_weigh_a_rare_attack_as_much_as_a_common_one():
         fit_calibration(copies, independent, 20, attacks=attacks[:5])
 
 
+def _smoothed(s, size=20):
+    h = np.bincount(np.asarray(s).ravel(), minlength=size + 1)
+    return (h + 1.0) / (h.sum() + size + 1.0)
+
+
+def test_a_mixture_of_attacks_scores_a_copy_against_its_own_attack():
+    rng = np.random.default_rng(2)
+    common = np.full((30, 5), 20)  # 30 easy copies: every line shows the kink
+    # 4 hard copies (a heavily fine-pruned kind): the kink on one group of five, partial
+    # evidence (11-14 lines) on the rest, which independent models reach less often
+    hard = np.column_stack([np.full(4, 19), rng.integers(11, 15, (4, 4))])
+    independent = np.clip(rng.normal(8, 2.5, (60, 5)).round(), 0, 20).astype(int)
+    copies = np.concatenate([common, hard])
+    attacks = ["noise-v0"] * 30 + ["fineprune-v3"] * 4
+    pooled = fit_calibration(copies, independent, 20)
+    mixed = fit_calibration(copies, independent, 20, attacks=attacks, mixture=True)
+    assert mixed.mixture and mixed.meta["model"] == "mixture" and mixed.meta["attacks"] == 2
+    assert mixed.attack_names == ("fineprune-v3", "noise-v0")
+    np.testing.assert_allclose(mixed.llr, pooled.llr)  # the pooled table, kept for display
+    # a new hard copy: one matched group, partial evidence elsewhere
+    suspect = np.array([[18, 12, 13, 11, 14]])
+    assert calibrated_score(suspect, pooled)[0] < 0.5 < calibrated_score(suspect, mixed)[0]
+    assert calibrated_score(independent, mixed).mean() < 0.1
+    assert calibrated_score(common, mixed).min() > 0.99
+    # by hand: equal weights over the attacks' smoothed distributions
+    p0 = np.log(_smoothed(independent))
+    per = [np.sum(np.log(_smoothed(h))[suspect[0]] - p0[suspect[0]]) for h in (hard, common)]
+    want = np.logaddexp(*per) - np.log(2)
+    assert calibrated_score(suspect, mixed)[0] == pytest.approx(1 / (1 + np.exp(-want)))
+    with pytest.raises(ValueError, match="a mixture of attacks needs attacks"):
+        fit_calibration(copies, independent, 20, mixture=True)
+    with pytest.raises(ValueError, match=r"attack_llr must be finite, \(attacks >= 1, 21\)"):
+        Calibration(mixed.llr, mixed.copies, mixed.independent, 1.0, {}, np.zeros((2, 5)),
+                    ("a", "b"))
+    with pytest.raises(ValueError, match="attack_names must name the 2 attacks"):
+        Calibration(mixed.llr, mixed.copies, mixed.independent, 1.0, {}, mixed.attack_llr,
+                    ("a",))
+
+
+def test_a_mixture_round_trips_through_its_file_and_old_files_still_load(tmp_path):
+    copies, independent = _reference()
+    attacks = ["a"] * 20 + ["b"] * 20
+    mixed = fit_calibration(copies, independent, 20, attacks=attacks, mixture=True)
+    back = load_calibration(save_calibration(tmp_path / "mix.json", mixed))
+    assert back.mixture and back.attack_names == ("a", "b")
+    np.testing.assert_allclose(back.attack_llr, mixed.attack_llr)
+    np.testing.assert_allclose(calibrated_score(independent, back),
+                               calibrated_score(independent, mixed))
+    # a version-1 file (a pooled table, before mixtures) still loads
+    from tafa_jax.verify.calibrate import _digest
+
+    old = json.loads(save_calibration(tmp_path / "p.json", fit_calibration(
+        copies, independent, 20)).read_text())
+    old.pop("digest")
+    old["version"] = 1
+    old["digest"] = _digest(old)
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert not load_calibration(tmp_path / "old.json").mixture
+
+
 def test_bad_inputs_are_refused_with_what_was_expected():
     copies, independent = _reference()
     with pytest.raises(ValueError, match=r"integer counts in 0\.\.20"):
@@ -119,7 +179,8 @@ def test_files_round_trip_and_refuse_tampering(tmp_path):
     back = load_calibration(path)
     np.testing.assert_array_equal(back.llr, cal.llr)
     np.testing.assert_array_equal(back.independent, cal.independent)
-    assert back.meta == {"n_probes": 41, "rule": "profile"} and back.smoothing == 1.0
+    assert back.meta == {"n_probes": 41, "rule": "profile", "model": "pooled"}
+    assert back.smoothing == 1.0 and not back.mixture
     body = json.loads(path.read_text())
     body["llr"][0] = 50.0
     path.write_text(json.dumps(body))

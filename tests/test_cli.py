@@ -129,6 +129,14 @@ def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, cap
                  "--out", str(tmp_path / "alike.json"), "--attacks-alike"]) == 0
     alike = json.loads((tmp_path / "alike.json").read_text())
     assert alike["meta"]["attacks"] > 1 and alike["llr"] != json.loads(cal.read_text())["llr"]
+    # the default table is a mixture of the reference zoo's attacks; --model pooled is not
+    assert json.loads(cal.read_text())["meta"]["model"] == "mixture"
+    assert main(["calibrate", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
+                 "--out", str(tmp_path / "pooled.json"), "--model", "pooled"]) == 0
+    pooled = json.loads((tmp_path / "pooled.json").read_text())
+    assert pooled["meta"]["model"] == "pooled" and "attack_llr" not in pooled
+    assert pooled["llr"] == json.loads(cal.read_text())["llr"]  # the same pooled table
+    assert len(json.loads(cal.read_text())["attack_llr"]) == alike["meta"]["attacks"]
     # two fingerprint sets of one layout (two keys) pool their groups into one table
     fp2 = tmp_path / "fp2.npz"
     assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(fp2),
