@@ -15,7 +15,9 @@ tables), so no suspect scored helped fit its own table:
 - pooled, without making the table non-decreasing (to show why it is);
 - pooled, every attack (recipe group and variant) weighed alike in the copies'
   distribution, whatever number of copies the zoo made of it (and so with the
-  same key only).
+  same key only);
+- a mixture of the attacks' own distributions, a suspect being one attack's
+  copy (pooled over keys, and with the same key only).
 
 and, without any table, a graded group score (a group scores from 0, 0.1 T
 lines below its quorum, up to 1 at the quorum; the pairs rule's quorum is the
@@ -74,19 +76,22 @@ VARIANTS = ("matching rate (the rule's score)",
             "calibrated on the other zoo, all keys pooled",
             "calibrated on the other zoo, all keys pooled, table not monotone",
             "calibrated on the other zoo, all keys pooled, every attack weighed alike",
-            "calibrated on the other zoo, same key, every attack weighed alike")
+            "calibrated on the other zoo, same key, every attack weighed alike",
+            "calibrated on the other zoo, all keys pooled, mixture of attacks",
+            "calibrated on the other zoo, same key, mixture of attacks")
 
 
 def _fit(runs: list[dict], size: int, monotone: bool = True, drop=frozenset(),
-         balanced: bool = False):
+         balanced: bool = False, mixture: bool = False):
     """The table fitted on ``runs``' labelled suspects, leaving out members whose
-    params digest is in ``drop``; ``balanced``: every attack weighs the same."""
+    params digest is in ``drop``; ``balanced``: every attack weighs the same;
+    ``mixture``: a mixture of the attacks' own distributions."""
     keep = [~np.isin(r["digest"], list(drop)) for r in runs]
     pos = np.concatenate([r["support"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
     neg = np.concatenate([r["support"][(r["label"] == 0) & k] for r, k in zip(runs, keep)])
     attacks = (np.concatenate([r["attack"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
-               if balanced else None)
-    return fit_calibration(pos, neg, size, monotone=monotone, attacks=attacks)
+               if balanced or mixture else None)
+    return fit_calibration(pos, neg, size, monotone=monotone, attacks=attacks, mixture=mixture)
 
 
 def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
@@ -100,6 +105,7 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
     drop = frozenset(test[0]["digest"])
     pooled, loose = _fit(ref, size, drop=drop), _fit(ref, size, monotone=False, drop=drop)
     even = _fit(ref, size, drop=drop, balanced=True)
+    mixed = _fit(ref, size, drop=drop, mixture=True)
     need = quorum_need(quorum, size)
 
     def graded(support):  # 0 at 0.1 T below the quorum, 1 at it
@@ -114,7 +120,10 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
         lambda i, t: calibrated_score(t["support"], loose),
         lambda i, t: calibrated_score(t["support"], even),
         lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size, drop=drop,
-                                                         balanced=True)))))
+                                                         balanced=True)),
+        lambda i, t: calibrated_score(t["support"], mixed),
+        lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size, drop=drop,
+                                                         mixture=True)))))
     rows = []
     for name, scorer in scorers.items():
         row = over_keys(name, [run_metrics(scorer(i, t), t, kinds) for i, t in enumerate(test)])
