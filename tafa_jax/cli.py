@@ -471,13 +471,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="calibration file (.json)")
     c.add_argument("--leave-out-zoo", help="a zoo the table will score: reference members "
                    "identical to its members (same params digest) stay out of the table")
-    c.add_argument("--model", default="mixture", choices=["mixture", "pooled"],
-                   help="mixture (default): a suspect is scored against each attack of "
-                        "the reference zoo on its own, mixed with equal weights; pooled: "
-                        "every copy's groups in one distribution (docs/method.md)")
-    c.add_argument("--attacks-alike", action="store_true",
-                   help="one distribution, the mean of the attacks' own (in place of "
-                        "--model; see docs/method.md)")
+    model = c.add_mutually_exclusive_group()
+    model.add_argument("--model", default="mixture", choices=["mixture", "pooled"],
+                       help="mixture (default): a suspect is scored against each attack of "
+                            "the reference zoo on its own, mixed with equal weights; pooled: "
+                            "every copy's groups in one distribution (docs/method.md)")
+    model.add_argument("--attacks-alike", action="store_true",
+                       help="one distribution, the mean of the attacks' own (in place of "
+                            "--model; see docs/method.md)")
     c.add_argument("--smoothing", type=float, default=1.0,
                    help="add this count to every evidence count (default 1)")
     c.set_defaults(fn=cmd_calibrate)

@@ -96,11 +96,26 @@ def test_a_mixture_of_attacks_scores_a_copy_against_its_own_attack():
     assert calibrated_score(suspect, pooled)[0] < 0.5 < calibrated_score(suspect, mixed)[0]
     assert calibrated_score(independent, mixed).mean() < 0.1
     assert calibrated_score(common, mixed).min() > 0.99
-    # by hand: equal weights over the attacks' smoothed distributions
+    # each attack's table is non-decreasing: more lines with the kink never count against
+    assert np.all(np.diff(mixed.attack_llr, axis=1) >= -1e-12)
+    worse = suspect.copy()
+    for g in range(5):
+        for lower in range(worse[0, g]):
+            worse[0, g] = lower
+            assert calibrated_score(worse, mixed)[0] <= calibrated_score(suspect, mixed)[0]
+        worse[0, g] = suspect[0, g]
+    # by hand (tables as estimated): equal weights over the attacks' smoothed distributions
+    loose = fit_calibration(copies, independent, 20, attacks=attacks, mixture=True,
+                            monotone=False)
+    assert not np.all(np.diff(loose.attack_llr, axis=1) >= 0)  # monotone did something
     p0 = np.log(_smoothed(independent))
     per = [np.sum(np.log(_smoothed(h))[suspect[0]] - p0[suspect[0]]) for h in (hard, common)]
     want = np.logaddexp(*per) - np.log(2)
-    assert calibrated_score(suspect, mixed)[0] == pytest.approx(1 / (1 + np.exp(-want)))
+    assert calibrated_score(suspect, loose)[0] == pytest.approx(1 / (1 + np.exp(-want)))
+    # attacks named by anything, not only strings
+    by_number = fit_calibration(copies, independent, 20, attacks=[0] * 30 + [1] * 4,
+                                mixture=True)
+    np.testing.assert_allclose(by_number.attack_llr, mixed.attack_llr[::-1])
     with pytest.raises(ValueError, match="a mixture of attacks needs attacks"):
         fit_calibration(copies, independent, 20, mixture=True)
     with pytest.raises(ValueError, match=r"attack_llr must be finite, \(attacks >= 1, 21\)"):
@@ -109,19 +124,35 @@ def test_a_mixture_of_attacks_scores_a_copy_against_its_own_attack():
     with pytest.raises(ValueError, match="attack_names must name the 2 attacks"):
         Calibration(mixed.llr, mixed.copies, mixed.independent, 1.0, {}, mixed.attack_llr,
                     ("a",))
+    with pytest.raises(ValueError, match="each once"):
+        Calibration(mixed.llr, mixed.copies, mixed.independent, 1.0, {}, mixed.attack_llr,
+                    ("a", "a"))
 
 
 def test_a_mixture_round_trips_through_its_file_and_old_files_still_load(tmp_path):
     copies, independent = _reference()
-    attacks = ["a"] * 20 + ["b"] * 20
+    attacks = ["rtal-v0"] * 20 + ["fineprune-v3"] * 20  # not in sorted order
     mixed = fit_calibration(copies, independent, 20, attacks=attacks, mixture=True)
-    back = load_calibration(save_calibration(tmp_path / "mix.json", mixed))
-    assert back.mixture and back.attack_names == ("a", "b")
+    path = save_calibration(tmp_path / "mix.json", mixed)
+    back = load_calibration(path)
+    assert back.mixture and back.attack_names == ("fineprune-v3", "rtal-v0")
     np.testing.assert_allclose(back.attack_llr, mixed.attack_llr)
     np.testing.assert_allclose(calibrated_score(independent, back),
                                calibrated_score(independent, mixed))
-    # a version-1 file (a pooled table, before mixtures) still loads
+    body = json.loads(path.read_text())
+    body["attack_llr"]["rtal-v0"][3] += 1.0  # a tampered attack table
+    (tmp_path / "bad.json").write_text(json.dumps(body))
+    with pytest.raises(ValueError, match="digest mismatch"):
+        load_calibration(tmp_path / "bad.json")
     from tafa_jax.verify.calibrate import _digest
+
+    body = json.loads(path.read_text())  # a mixture whose tables were dropped
+    del body["attack_llr"], body["digest"]
+    body["digest"] = _digest(body)
+    (tmp_path / "nomix.json").write_text(json.dumps(body))
+    with pytest.raises(ValueError, match="exactly when the model is a mixture"):
+        load_calibration(tmp_path / "nomix.json")
+    # a version-1 file (a pooled table, before mixtures) still loads
 
     old = json.loads(save_calibration(tmp_path / "p.json", fit_calibration(
         copies, independent, 20)).read_text())

@@ -133,6 +133,9 @@ def test_calibrate_then_verify_with_the_calibrated_score(demo_dir, tmp_path, cap
     assert json.loads(cal.read_text())["meta"]["model"] == "mixture"
     assert main(["calibrate", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
                  "--out", str(tmp_path / "pooled.json"), "--model", "pooled"]) == 0
+    with pytest.raises(SystemExit):  # one model at a time
+        main(["calibrate", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
+              "--out", str(tmp_path / "both.json"), "--model", "pooled", "--attacks-alike"])
     pooled = json.loads((tmp_path / "pooled.json").read_text())
     assert pooled["meta"]["model"] == "pooled" and "attack_llr" not in pooled
     assert pooled["llr"] == json.loads(cal.read_text())["llr"]  # the same pooled table
@@ -185,6 +188,24 @@ def test_calibrate_on_zoo_leaves_members_out_and_refuses_a_missing_side(demo_dir
     match = WARFARIN.match_for(fps.n_probes, fps.lines_per_group)
     full = calibrate_on_zoo(fps, zoo, match, source="demo")
     assert full.meta["left_out"] == 0 and full.meta["zoo"] == "demo"
+    # the default mixture: each copy's groups go to its own attack's table (by hand)
+    from tafa_jax.pipeline import suspect_table, zoo_suspects
+    from tafa_jax.verify import verify
+    from tafa_jax.verify.calibrate import fit_calibration
+
+    res = verify(fps, zoo_suspects(zoo), match)
+    labels = [t["label"] for t in suspect_table(zoo, res)]
+    pos = [r for r, lab in zip(res, labels) if lab == 1]
+    by_hand = fit_calibration(
+        np.stack([r.support for r in pos]),
+        np.stack([r.support for r, lab in zip(res, labels) if lab == 0]),
+        fps.lines_per_group, attacks=[zoo.record(r.id).member.attack for r in pos],
+        mixture=True)
+    assert full.meta["model"] == "mixture" and full.attack_names == by_hand.attack_names
+    assert len(full.attack_names) > 3
+    np.testing.assert_allclose(full.attack_llr, by_hand.attack_llr)
+    with pytest.raises(ValueError, match="unknown calibration model 'bogus'"):
+        calibrate_on_zoo(fps, zoo, match, model="bogus")
     negatives = {r.digest for r in zoo.records if r.member.label == 0}
     some = set(list(negatives)[:2])
     part = calibrate_on_zoo(fps, zoo, match, leave_out=some)
