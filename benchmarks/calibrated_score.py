@@ -84,16 +84,14 @@ VARIANTS = ("matching rate (the rule's score)",
 
 
 def _fit(runs: list[dict], size: int, monotone: bool = True, drop=frozenset(),
-         balanced: bool = False, mixture: bool = False):
-    """The table fitted on ``runs``' labelled suspects, leaving out members whose
-    params digest is in ``drop``; ``balanced``: every attack weighs the same;
-    ``mixture``: a mixture of the attacks' own distributions."""
+         model: str = "pooled"):
+    """The table (``fit_calibration``'s ``model``) fitted on ``runs``' labelled
+    suspects, leaving out members whose params digest is in ``drop``."""
     keep = [~np.isin(r["digest"], list(drop)) for r in runs]
     pos = np.concatenate([r["support"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
     neg = np.concatenate([r["support"][(r["label"] == 0) & k] for r, k in zip(runs, keep)])
-    attacks = (np.concatenate([r["attack"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
-               if balanced or mixture else None)
-    return fit_calibration(pos, neg, size, monotone=monotone, attacks=attacks, mixture=mixture)
+    attacks = np.concatenate([r["attack"][(r["label"] == 1) & k] for r, k in zip(runs, keep)])
+    return fit_calibration(pos, neg, size, monotone=monotone, attacks=attacks, model=model)
 
 
 def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
@@ -106,9 +104,9 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
     the tables, so no suspect helps fit the table that scores it."""
     drop = frozenset(test[0]["digest"])
     pooled, loose = _fit(ref, size, drop=drop), _fit(ref, size, monotone=False, drop=drop)
-    even = _fit(ref, size, drop=drop, balanced=True)
-    mixed = _fit(ref, size, drop=drop, mixture=True)
-    mixed_loose = _fit(ref, size, monotone=False, drop=drop, mixture=True)
+    even = _fit(ref, size, drop=drop, model="attacks alike")
+    mixed = _fit(ref, size, drop=drop, model="mixture")
+    mixed_loose = _fit(ref, size, monotone=False, drop=drop, model="mixture")
     need = quorum_need(quorum, size)
 
     def graded(support):  # 0 at 0.1 T below the quorum, 1 at it
@@ -123,10 +121,10 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
         lambda i, t: calibrated_score(t["support"], loose),
         lambda i, t: calibrated_score(t["support"], even),
         lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size, drop=drop,
-                                                         balanced=True)),
+                                                         model="attacks alike")),
         lambda i, t: calibrated_score(t["support"], mixed),
         lambda i, t: calibrated_score(t["support"], _fit([ref[i]], size, drop=drop,
-                                                         mixture=True)),
+                                                         model="mixture")),
         lambda i, t: calibrated_score(t["support"], mixed_loose))))
     rows = []
     for name, scorer in scorers.items():

@@ -35,7 +35,13 @@ from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest, stack_init
 from tafa_jax.scenarios import Scenario
 from tafa_jax.verify import MatchConfig, ZooSuspects, summarize, verify
-from tafa_jax.verify.calibrate import Calibration, fit_calibration, rescore, save_calibration
+from tafa_jax.verify.calibrate import (
+    CALIBRATION_MODELS,
+    Calibration,
+    fit_calibration,
+    rescore,
+    save_calibration,
+)
 from tafa_jax.zoo import build_zoo
 from tafa_jax.zoo.arch import network_from_spec
 from tafa_jax.zoo.build import Zoo, ZooData, flatten_params, unflatten_params
@@ -277,9 +283,6 @@ def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
                   "verify_compile_estimate": max(first - again, 0.0)}
 
 
-CALIBRATION_MODELS: tuple[str, ...] = ("mixture", "pooled", "attacks alike")
-
-
 def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                      match: MatchConfig, *, smoothing: float = 1.0, source: str = "",
                      leave_out: Collection[str] = (), model: str = "mixture"
@@ -292,14 +295,13 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
     a key. Members whose params digest is in ``leave_out`` stay out too (the
     zoo it will score: deterministic transforms such as fp16 give the same model
     in both). ``source`` (where the zoo lives) is recorded in the table's meta.
-    ``model`` (:data:`CALIBRATION_MODELS`): ``"mixture"`` (the default) scores a
-    suspect by the mixture of the attacks' own evidence distributions (each attack
-    is :attr:`Member.attack`; ``fit_calibration(mixture=True)``); ``"pooled"``
-    pools every copy's groups into one distribution; ``"attacks alike"`` averages
-    the attacks' distributions into one. Raises ``ValueError`` when the zoo lacks
-    either side, the sets differ in layout, or the model is unknown.
+    ``model`` (:data:`~tafa_jax.verify.calibrate.CALIBRATION_MODELS`, as
+    :func:`fit_calibration`; each copy's attack is :attr:`Member.attack`):
+    ``"mixture"`` (the default) scores a suspect by the mixture of the attacks' own
+    evidence distributions. Raises ``ValueError`` when the zoo lacks either side,
+    the sets differ in layout, or the model is unknown.
     """
-    if model not in CALIBRATION_MODELS:
+    if model not in CALIBRATION_MODELS:  # before any verification
         raise ValueError(f"unknown calibration model {model!r}; expected one of "
                          f"{CALIBRATION_MODELS}")
     sets = [fps] if isinstance(fps, FingerprintSet) else list(fps)
@@ -315,7 +317,7 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
     records = [zoo.record(r.id) for r in first]
     # each set's group evidence (G,) per suspect, in the same suspect order; only
     # the counts are kept, not every set's bend profiles
-    evidence = [[r.support for r in res]
+    evidence = [[np.asarray(r.support) for r in res]
                 for res in (first, *(verify(f, groups, match) for f in sets[1:]))]
     skip = set(leave_out)
     shared = [rec.digest in skip for rec in records]
@@ -327,17 +329,15 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                          f"independent models to calibrate on; it has {n_copies} and "
                          f"{n_independent}" + (f" ({sum(shared)} left out)" if leave_out else ""))
 
-    def supports(side: int) -> np.ndarray:  # (groups over sets and suspects, 1): G may differ
-        return np.concatenate([np.asarray(s).reshape(-1, 1) for per_set in evidence
-                               for s, lab in zip(per_set, label) if lab == side])
-
-    attacks = [rec.member.attack for per_set in evidence
-               for s, rec, lab in zip(per_set, records, label) if lab == 1
-               for _ in range(np.size(s))]
-    return fit_calibration(supports(1), supports(0),
-                           sets[0].lines_per_group, smoothing=smoothing,
-                           attacks=None if model == "pooled" else attacks,
-                           mixture=model == "mixture",
+    # one row per group (sets may differ in group count), with its suspect's attack
+    rows: dict[int, list[tuple[int, str]]] = {1: [], 0: []}
+    for per_set in evidence:
+        for s, rec, lab in zip(per_set, records, label):
+            if lab in rows:
+                rows[lab] += [(int(c), rec.member.attack) for c in s.ravel()]
+    copies, independent = (np.array([[c] for c, _ in rows[side]]) for side in (1, 0))
+    return fit_calibration(copies, independent, sets[0].lines_per_group, smoothing=smoothing,
+                           attacks=[a for _, a in rows[1]], model=model,
                            meta={"n_probes": sets[0].n_probes,
                                  "match": dataclasses.asdict(match),
                                  "fingerprints_digest": [f.meta.get("digest") for f in sets]

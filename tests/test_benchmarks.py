@@ -340,7 +340,7 @@ def test_calibrated_score_rows_fit_on_the_other_zoo():
     whole, fair = cs._fit(ref, 20), cs._fit(ref, 20, drop=frozenset(test[0]["digest"]))
     assert whole.copies.sum() - fair.copies.sum() == 2 * 2 * 5  # 2 copies, 2 keys, 5 groups
     assert whole.independent.sum() == fair.independent.sum()
-    even = cs._fit(ref, 20, drop=frozenset(test[0]["digest"]), balanced=True)
+    even = cs._fit(ref, 20, drop=frozenset(test[0]["digest"]), model="attacks alike")
     assert even.meta["attacks"] == 2 and np.array_equal(even.copies, fair.copies)
     with pytest.raises(KeyError):  # runs without digests cannot be checked: refused
         cs._fit([{k: v for k, v in r.items() if k != "digest"} for r in ref], 20)

@@ -53,7 +53,7 @@ def test_attacks_alike_weigh_a_rare_attack_as_much_as_a_common_one():
     independent = np.clip(rng.normal(10, 3, (40, 5)).round(), 0, 20).astype(int)
     attacks = ["noise-v0"] * 30 + ["fineprune-v3"] * 2
     pooled = fit_calibration(copies, independent, 20)
-    alike = fit_calibration(copies, independent, 20, attacks=attacks)
+    alike = fit_calibration(copies, independent, 20, attacks=attacks, model="attacks alike")
     assert alike.meta["attacks"] == 2
     np.testing.assert_array_equal(alike.copies, pooled.copies)  # raw counts are kept
     assert np.all(np.diff(alike.llr) >= -1e-12)
@@ -66,10 +66,18 @@ def test_attacks_alike_weigh_a_rare_attack_as_much_as_a_common_one():
         h = np.bincount(s.ravel(), minlength=21)
         return (h + 1.0) / (h.sum() + 21.0)
     raw = np.log((smoothed(common) + smoothed(rare)) / 2) - np.log(smoothed(independent))
-    loose = fit_calibration(copies, independent, 20, attacks=attacks, monotone=False)
+    loose = fit_calibration(copies, independent, 20, attacks=attacks, model="attacks alike",
+                            monotone=False)
     np.testing.assert_allclose(loose.llr, raw)
     with pytest.raises(ValueError, match="attacks must name the attack of each of the 32"):
-        fit_calibration(copies, independent, 20, attacks=attacks[:5])
+        fit_calibration(copies, independent, 20, attacks=attacks[:5], model="attacks alike")
+    # a pooled table ignores the attacks; the other models need them; no other model
+    np.testing.assert_array_equal(
+        fit_calibration(copies, independent, 20, attacks=attacks).llr, pooled.llr)
+    with pytest.raises(ValueError, match="'attacks alike' model needs attacks"):
+        fit_calibration(copies, independent, 20, model="attacks alike")
+    with pytest.raises(ValueError, match="unknown calibration model 'bogus'"):
+        fit_calibration(copies, independent, 20, attacks=attacks, model="bogus")
 
 
 def _smoothed(s, size=20):
@@ -87,7 +95,7 @@ def test_a_mixture_of_attacks_scores_a_copy_against_its_own_attack():
     copies = np.concatenate([common, hard])
     attacks = ["noise-v0"] * 30 + ["fineprune-v3"] * 4
     pooled = fit_calibration(copies, independent, 20)
-    mixed = fit_calibration(copies, independent, 20, attacks=attacks, mixture=True)
+    mixed = fit_calibration(copies, independent, 20, attacks=attacks, model="mixture")
     assert mixed.mixture and mixed.meta["model"] == "mixture" and mixed.meta["attacks"] == 2
     assert mixed.attack_names == ("fineprune-v3", "noise-v0")
     np.testing.assert_allclose(mixed.llr, pooled.llr)  # the pooled table, kept for display
@@ -105,7 +113,7 @@ def test_a_mixture_of_attacks_scores_a_copy_against_its_own_attack():
             assert calibrated_score(worse, mixed)[0] <= calibrated_score(suspect, mixed)[0]
         worse[0, g] = suspect[0, g]
     # by hand (tables as estimated): equal weights over the attacks' smoothed distributions
-    loose = fit_calibration(copies, independent, 20, attacks=attacks, mixture=True,
+    loose = fit_calibration(copies, independent, 20, attacks=attacks, model="mixture",
                             monotone=False)
     assert not np.all(np.diff(loose.attack_llr, axis=1) >= 0)  # monotone did something
     p0 = np.log(_smoothed(independent))
@@ -114,10 +122,10 @@ def test_a_mixture_of_attacks_scores_a_copy_against_its_own_attack():
     assert calibrated_score(suspect, loose)[0] == pytest.approx(1 / (1 + np.exp(-want)))
     # attacks named by anything, not only strings
     by_number = fit_calibration(copies, independent, 20, attacks=[0] * 30 + [1] * 4,
-                                mixture=True)
+                                model="mixture")
     np.testing.assert_allclose(by_number.attack_llr, mixed.attack_llr[::-1])
-    with pytest.raises(ValueError, match="a mixture of attacks needs attacks"):
-        fit_calibration(copies, independent, 20, mixture=True)
+    with pytest.raises(ValueError, match="'mixture' model needs attacks"):
+        fit_calibration(copies, independent, 20, model="mixture")
     with pytest.raises(ValueError, match=r"attack_llr must be finite, \(attacks >= 1, 21\)"):
         Calibration(mixed.llr, mixed.copies, mixed.independent, 1.0, {}, np.zeros((2, 5)),
                     ("a", "b"))
@@ -132,7 +140,7 @@ def test_a_mixture_of_attacks_scores_a_copy_against_its_own_attack():
 def test_a_mixture_round_trips_through_its_file_and_old_files_still_load(tmp_path):
     copies, independent = _reference()
     attacks = ["rtal-v0"] * 20 + ["fineprune-v3"] * 20  # not in sorted order
-    mixed = fit_calibration(copies, independent, 20, attacks=attacks, mixture=True)
+    mixed = fit_calibration(copies, independent, 20, attacks=attacks, model="mixture")
     path = save_calibration(tmp_path / "mix.json", mixed)
     back = load_calibration(path)
     assert back.mixture and back.attack_names == ("fineprune-v3", "rtal-v0")

@@ -200,7 +200,7 @@ def test_calibrate_on_zoo_leaves_members_out_and_refuses_a_missing_side(demo_dir
         np.stack([r.support for r in pos]),
         np.stack([r.support for r, lab in zip(res, labels) if lab == 0]),
         fps.lines_per_group, attacks=[zoo.record(r.id).member.attack for r in pos],
-        mixture=True)
+        model="mixture")
     assert full.meta["model"] == "mixture" and full.attack_names == by_hand.attack_names
     assert len(full.attack_names) > 3
     np.testing.assert_allclose(full.attack_llr, by_hand.attack_llr)

@@ -24,7 +24,7 @@ treats a suspect's groups as drawn from the average copy. But a suspect is one
 copy, made by one attack: a heavily fine-pruned copy keeps the owner's kink on
 a few groups and partial evidence on the rest, a pattern the pooled table,
 dominated by copies that match everything, reads as independent. With
-``mixture=True`` each attack of the reference zoo keeps its own distribution
+``model="mixture"`` each attack of the reference zoo keeps its own distribution
 ``P_a(s)``, and a suspect scores::
 
     score = sigmoid( logsumexp_a [ log w_a + sum_g (log P_a(s_g) - log P(s_g | independent)) ] )
@@ -56,6 +56,7 @@ from tafa_jax.io import atomic_write_bytes, read_json, sha256_bytes
 from tafa_jax.verify.score import MatchConfig
 from tafa_jax.verify.verify import SuspectResult
 
+CALIBRATION_MODELS: tuple[str, ...] = ("mixture", "pooled", "attacks alike")
 FORMAT = "tafa-jax-calibration"
 VERSION = 2
 READS = (1, 2)  # version 1: no mixture tables
@@ -146,7 +147,7 @@ def _smoothed(h: np.ndarray, smoothing: float) -> np.ndarray:
 
 def fit_calibration(copies: np.ndarray, independent: np.ndarray, group_size: int, *,
                     smoothing: float = 1.0, monotone: bool = True,
-                    attacks: Sequence[str] | None = None, mixture: bool = False,
+                    attacks: Sequence[Any] | None = None, model: str = "pooled",
                     meta: dict[str, Any] | None = None) -> Calibration:
     """Estimate the table from reference suspects' group evidence.
 
@@ -157,59 +158,52 @@ def fit_calibration(copies: np.ndarray, independent: np.ndarray, group_size: int
       smoothing: add this to every count (> 0, so no count has zero probability).
       monotone: make the table non-decreasing (the default; see the module doc).
       attacks: ``(n_copies,)`` the attack each copy comes from (e.g. a zoo's
-        ``"fineprune-v3"``). With it, ``P(s | copy)`` is the mean of the attacks'
-        own smoothed distributions, so every attack weighs the same whatever
-        number of copies the reference zoo made of it; without it, every copy's
-        groups are pooled (attacks weighted by their copies).
-      mixture: score a suspect by the mixture of the attacks' own distributions
-        (needs ``attacks``; the module doc); ``llr`` is then the pooled table,
-        kept for display.
-      meta: recorded with the table (``attacks``: how many were balanced or mixed;
-        ``model``: ``"pooled"``, ``"attacks alike"`` or ``"mixture"``).
+        ``"fineprune-v3"``); needed by every model but ``"pooled"``.
+      model (:data:`CALIBRATION_MODELS`): ``"pooled"``, every copy's groups in one
+        ``P(s | copy)`` (attacks weighted by their copies); ``"attacks alike"``,
+        ``P(s | copy)`` the mean of the attacks' own smoothed distributions, so
+        every attack weighs the same whatever number of copies the reference zoo
+        made of it; ``"mixture"``, a suspect scored by the mixture of the attacks'
+        own distributions (the module doc), ``llr`` then the pooled table, kept
+        for display.
+      meta: recorded with the table, with ``model`` and (when attacks are used)
+        ``attacks``, how many.
     """
     if (not isinstance(group_size, (int, np.integer)) or isinstance(group_size, bool)
             or group_size < 1):
         raise ValueError(f"group_size must be an int >= 1, got {group_size!r}")
     if not (math.isfinite(smoothing) and smoothing > 0):
         raise ValueError(f"smoothing must be a finite count > 0, got {smoothing}")
+    if model not in CALIBRATION_MODELS:
+        raise ValueError(f"unknown calibration model {model!r}; expected one of "
+                         f"{CALIBRATION_MODELS}")
+    if model != "pooled" and attacks is None:
+        raise ValueError(f"the {model!r} model needs attacks: the attack of each copy")
     hp = _counts(copies, group_size, "the copies'")
     hn = _counts(independent, group_size, "the independent models'")
-    meta = dict(meta or {})
+    meta = {**(meta or {}), "model": model}
     pn = _smoothed(hn, smoothing)
-    if mixture and attacks is None:
-        raise ValueError("a mixture of attacks needs attacks: the attack of each copy")
-    per_attack, names_sorted = None, ()
-    if attacks is None:
-        pp = _smoothed(hp, smoothing)
-        meta["model"] = "pooled"
-    else:
-        names = np.asarray([str(a) for a in attacks], dtype=object)
-        if names.shape != (np.shape(copies)[0],):
-            raise ValueError(f"attacks must name the attack of each of the "
-                             f"{np.shape(copies)[0]} copies, got shape {names.shape}")
-        support = np.asarray(copies)
-        names_sorted = tuple(sorted(set(names.tolist())))
-        counts = np.stack([_counts(support[names == a], group_size, f"attack {a}'s")
-                           for a in names_sorted])
-        per_attack = np.stack([_smoothed(h, smoothing) for h in counts])
-        meta["attacks"] = len(names_sorted)
-        if mixture:
-            pp = _smoothed(hp, smoothing)
-            meta["model"] = "mixture"
-        else:
-            pp = per_attack.mean(axis=0)
-            meta["model"] = "attacks alike"
-    llr = np.log(pp) - np.log(pn)
-    if monotone:
-        llr = _pava(llr, hp + hn + 2 * smoothing)
-    attack_llr = None
-    if mixture and per_attack is not None:  # each attack's table, monotone as the pooled one
-        attack_llr = np.log(per_attack) - np.log(pn)[None]
-        if monotone:
-            attack_llr = np.stack([_pava(row, h + hn + 2 * smoothing)
-                                   for row, h in zip(attack_llr, counts)])
-    return Calibration(llr, hp, hn, float(smoothing), meta, attack_llr,
-                       names_sorted if attack_llr is not None else ())
+
+    def table(p: np.ndarray, h: np.ndarray) -> np.ndarray:  # llr over counts, monotone
+        llr = np.log(p) - np.log(pn)
+        return _pava(llr, h + hn + 2 * smoothing) if monotone else llr
+
+    if model == "pooled":
+        return Calibration(table(_smoothed(hp, smoothing), hp), hp, hn, float(smoothing), meta)
+    names = np.asarray([str(a) for a in attacks], dtype=object)  # type: ignore[union-attr]
+    if names.shape != (np.shape(copies)[0],):
+        raise ValueError(f"attacks must name the attack of each of the "
+                         f"{np.shape(copies)[0]} copies, got shape {names.shape}")
+    support = np.asarray(copies)
+    order = tuple(sorted(set(names.tolist())))
+    counts = [_counts(support[names == a], group_size, f"attack {a}'s") for a in order]
+    per_attack = [_smoothed(h, smoothing) for h in counts]
+    meta["attacks"] = len(order)
+    if model == "attacks alike":
+        return Calibration(table(np.mean(per_attack, axis=0), hp), hp, hn, float(smoothing),
+                           meta)
+    return Calibration(table(_smoothed(hp, smoothing), hp), hp, hn, float(smoothing), meta,
+                       np.stack([table(p, h) for p, h in zip(per_attack, counts)]), order)
 
 
 def calibrated_score(support: np.ndarray, cal: Calibration) -> np.ndarray:
@@ -223,10 +217,9 @@ def calibrated_score(support: np.ndarray, cal: Calibration) -> np.ndarray:
                          f"group size), got values {s.min()}..{s.max()}")
     if cal.attack_llr is None:
         total = np.asarray(cal.llr)[s].sum(axis=-1)
-    else:  # logsumexp over attacks of each attack's summed llr, equal weights
-        per = np.moveaxis(np.asarray(cal.attack_llr)[:, s].sum(axis=-1), 0, -1)  # (..., A)
-        top = per.max(axis=-1)
-        total = top + np.log(np.exp(per - top[..., None]).mean(axis=-1))
+    else:  # log of the attacks' mean likelihood ratio, equal weights
+        per = np.asarray(cal.attack_llr)[:, s].sum(axis=-1)  # (A, ...)
+        total = np.logaddexp.reduce(per, axis=0) - np.log(per.shape[0])
     return 1.0 / (1.0 + np.exp(-np.clip(total, -700, 700)))
 
 
