@@ -398,3 +398,63 @@ def test_domain_validation():
         Domain("d", (3,), "box")
     with pytest.raises(ValueError, match="contains expects inputs of shape"):
         image_domain((2, 2)).contains(np.zeros((5, 3)))
+
+
+# -- owner-labelled samples (a reference zoo without data rows) -------------------------
+def test_owner_labels_carry_the_owners_own_error():
+    from tafa_jax.data.owner_labelled import owner_labelled_splits, owner_labels
+    from tafa_jax.nets.builders import mlp
+
+    net = mlp(4, (16,), 2)
+    params = net.init(jax.random.key(0))
+    x = np.asarray(jax.random.normal(jax.random.key(1), (20000, 4)))
+    clean = np.asarray(net.apply(params, x))
+    for metric, utility, stat in (("mae", 3.0, lambda e: np.abs(e).mean()),
+                                  ("mse", 4.0, lambda e: np.square(e).mean())):
+        y = owner_labels(net, params, x, metric=metric, utility=utility,
+                         key=jax.random.key(2), batch_size=3000)  # chunked forward
+        assert y.shape == clean.shape and y.dtype == np.float32
+        # the noise is the owner's error: its MAE (or MSE) against the owner's outputs
+        assert stat(y - clean) == pytest.approx(utility, rel=0.03)
+    # a perfect owner labels with its own outputs
+    np.testing.assert_allclose(owner_labels(net, params, x[:50], metric="mae", utility=0.0,
+                                            key=jax.random.key(2)), clean[:50], rtol=1e-5,
+                               atol=1e-5)
+    # a classifier: its argmax, replaced by another class as often as it errs
+    lab = owner_labels(net, params, x, metric="accuracy", utility=0.8, key=jax.random.key(3))
+    assert lab.shape == (20000,) and lab.dtype == np.int32 and set(np.unique(lab)) <= {0, 1}
+    assert (lab == clean.argmax(-1)).mean() == pytest.approx(0.8, abs=0.015)
+    # splits: each its own draw from the domain, labelled
+    dom = standardised_normal_domain(4)
+    (xa, ya), (xb, yb) = owner_labelled_splits(net, params, dom, [30, 7], metric="mae",
+                                               utility=1.0, key=jax.random.key(4))
+    assert xa.shape == (30, 4) and ya.shape == (30, 2) and xb.shape == (7, 4)
+    assert not np.allclose(xa[:7], xb)
+
+
+def test_owner_labels_refuse_what_they_cannot_draw():
+    from tafa_jax.data.owner_labelled import owner_labelled_splits, owner_labels
+    from tafa_jax.nets.builders import mlp
+
+    net = mlp(4, (8,), 1)
+    params = net.init(jax.random.key(0))
+    x = np.zeros((5, 4), np.float32)
+    k = jax.random.key(1)
+    with pytest.raises(ValueError, match="supervised utility metric"):
+        owner_labels(net, params, x, metric="quality", utility=1.0, key=k)
+    with pytest.raises(ValueError, match=r"finite and >= 0; got -1"):
+        owner_labels(net, params, x, metric="mae", utility=-1.0, key=k)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]; got 1.5"):
+        owner_labels(net, params, x, metric="accuracy", utility=1.5, key=k)
+    with pytest.raises(ValueError, match=">= 2 classes"):  # one output is not a classifier
+        owner_labels(net, params, x, metric="accuracy", utility=0.9, key=k)
+    with pytest.raises(ValueError, match="x must be"):
+        owner_labels(net, params, np.zeros((0, 4)), metric="mae", utility=1.0, key=k)
+    with pytest.raises(ValueError, match="batch_size"):
+        owner_labels(net, params, x, metric="mae", utility=1.0, key=k, batch_size=0)
+    with pytest.raises(ValueError, match="not the owner's input shape"):
+        owner_labelled_splits(net, params, standardised_normal_domain(3), [5], metric="mae",
+                              utility=1.0, key=k)
+    with pytest.raises(ValueError, match="split sizes >= 1"):
+        owner_labelled_splits(net, params, standardised_normal_domain(4), [5, 0],
+                              metric="mae", utility=1.0, key=k)
