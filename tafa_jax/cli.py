@@ -72,7 +72,8 @@ def _print_result(result: dict) -> None:
     if cal and "aruc" in r:
         print(f"matching rate:    ARUC {r['aruc']:.3f} | ROC-AUC {r['roc_auc']:.3f} | "
               f"TPR@1%FPR {r['tpr_at_1fpr']:.3f}  (calibration: {cal['copies']} copies, "
-              f"{cal['independent']} independent models of the reference zoo)")
+              f"{cal['independent']} independent models of the reference zoo, trained on "
+              f"{cal.get('reference_data', 'the data')})")
     if t:
         print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
 
@@ -126,10 +127,12 @@ def cmd_demo(args) -> int:
     if args.quick:  # a reduced configuration for CI and smoke tests
         size = "small"
         gen = quick_generation(_rule(sc, args.rule)[0])
+    ref = _reference(sc, args.calibrate, args.quick)
     t0 = time.perf_counter()
     result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
                            generation=gen, owner_steps=300 if args.quick else None,
-                           rule=args.rule, calibrate=args.calibrate)
+                           rule=args.rule, calibrate=ref is not None,
+                           reference=ref or "data")
     _print_result(result)
     print(f"demo finished in {time.perf_counter() - t0:.1f} s; report in {args.out}/report.md")
     return 0
@@ -140,11 +143,12 @@ def cmd_run(args) -> int:
 
     sc = _scenario(args.scenario)
     _rule(sc, args.rule)  # a rule the scenario lacks fails before any training
+    ref = _reference(sc, args.calibrate, args.zoo_size == "small")
     result = _run_with_bar(
         run_scenario, sc, args.out, zoo_size=args.zoo_size, n_pairs=args.pairs,
         distance=args.distance, seed=args.seed, data_dir=args.data_dir, synthetic=args.synthetic,
         owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else (),
-        rule=args.rule, calibrate=args.calibrate)
+        rule=args.rule, calibrate=ref is not None, reference=ref or "data")
     _print_result(result)
     print(f"report in {args.out}/report.md")
     return 0
@@ -178,7 +182,7 @@ def _saved_owner(args):
 def cmd_build_zoo(args) -> int:
     import jax
 
-    from tafa_jax.pipeline import make_zoo
+    from tafa_jax.pipeline import make_zoo, owner_labelled_data
 
     net, params, meta, sc, data = _saved_owner(args)
 
@@ -187,10 +191,14 @@ def cmd_build_zoo(args) -> int:
               f"({e.get('trained', 0)} trained, {e.get('skipped', 0)} skipped "
               f"of {e.get('total', '?')})", flush=True)
 
+    if args.owner_labelled:
+        data = owner_labelled_data(sc, data, net, params, float(meta["utility"]),
+                                   jax.random.fold_in(jax.random.key(args.seed + 1), 2))
     zoo = make_zoo(sc, args.out, net, params, data, jax.random.key(args.seed + 1),
                    size=args.size, progress=show)
     print(f"zoo of {len(zoo.records)} suspects in {args.out} "
-          f"({zoo.trained_groups} groups trained, {zoo.skipped_groups} resumed)")
+          f"({zoo.trained_groups} groups trained, {zoo.skipped_groups} resumed)"
+          + (", trained on owner-labelled domain samples" if args.owner_labelled else ""))
     return 0
 
 
@@ -263,7 +271,9 @@ def cmd_calibrate(args) -> int:
           f"independent models (groups of {cal.group_size}; {cal.meta['left_out']} left "
           f"out; {len(sets)} fingerprint set(s)) written to {args.out}")
     print(f"model: {cal.meta.get('model')}" + (f" of {len(cal.attack_names)} attacks"
-                                                if cal.mixture else ""))
+                                                if cal.mixture else "")
+          + ("; an owner-labelled zoo: the copies its utility filter flagged are kept"
+             if cal.meta.get("flagged_copies_kept") else ""))
     print(("all copies pooled, " if cal.mixture else "") +
           "evidence count: log-likelihood ratio  " + ", ".join(
               f"{s}: {v:+.1f}" for s, v in enumerate(cal.llr)))
@@ -382,9 +392,25 @@ def _rule_arg(p: argparse.ArgumentParser, default: str | None = None) -> None:
 
 
 def _calibrate_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--calibrate", action="store_true",
-                   help="also build a reference zoo from another key, fit the calibrated "
-                        "score on it and score the zoo with it (the rate is reported too)")
+    from tafa_jax.scenarios import REFERENCE_DATA
+
+    choices = (*REFERENCE_DATA, "none")
+    p.add_argument("--calibrate", nargs="?", const="data", choices=choices,
+                   metavar="{" + ",".join(choices) + "}",
+                   help="score by the calibrated score: build a reference zoo from another "
+                        "key, trained on the scenario's data (data; the flag alone) or on "
+                        "domain samples labelled by the owner (owner-labelled: no data rows; "
+                        "supervised scenarios), fit the table on it and score the zoo with "
+                        "it (the rate is reported too); none: the matching rate. Default: "
+                        "the scenario's (warfarin: owner-labelled) on the headline zoo, "
+                        "none on small zoos")
+
+
+def _reference(sc, arg: str | None, small: bool) -> str | None:
+    """What ``--calibrate`` asks for: reference data, or None for the matching rate."""
+    if arg is None:
+        return None if small else sc.default_calibration
+    return None if arg == "none" else arg
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -435,6 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--size", default="headline", choices=["small", "headline"])
     b.add_argument("--data-dir")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--owner-labelled", action="store_true",
+                   help="train on domain samples labelled by the owner, with its recorded "
+                        "error, in place of the data's rows (as many as each split has): a "
+                        "reference zoo for `calibrate` that needs no data rows")
     b.set_defaults(fn=cmd_build_zoo)
 
     f = sub.add_parser("fingerprint", help="write a fingerprint file from a saved owner")

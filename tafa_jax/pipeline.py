@@ -29,11 +29,13 @@ from tafa_jax.data import (
     tabular_domain,
 )
 from tafa_jax.data.domains import Domain
+from tafa_jax.data.owner_labelled import LABELLED_METRICS, owner_labelled_splits
+from tafa_jax.data.owner_labelled import SOURCE as OWNER_LABELLED_SOURCE
 from tafa_jax.fingerprint import FingerprintSet, GenerationConfig, generate
 from tafa_jax.io import atomic_write_bytes, load_npz, npz_bytes, read_json, write_json
 from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest, stack_init
-from tafa_jax.scenarios import Scenario
+from tafa_jax.scenarios import REFERENCE_DATA, Scenario
 from tafa_jax.verify import MatchConfig, ZooSuspects, summarize, verify
 from tafa_jax.verify.calibrate import (
     CALIBRATION_MODELS,
@@ -55,12 +57,15 @@ Progress = Callable[[str, float], None]  # (message, fraction done)
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ScenarioData:
-    """A scenario's training data (for the owner and the zoo) and its input domain."""
+    """A scenario's training data (for the owner and the zoo) and its input domain;
+    ``owner_labelled``: domain samples labelled by the owner, not data rows
+    (:func:`owner_labelled_data`)."""
 
     zoo_data: ZooData
     domain: Domain
     source: str
     synthetic: bool
+    owner_labelled: bool = False
 
 
 # -- data ----------------------------------------------------------------------------
@@ -102,6 +107,26 @@ def load_data(scenario: Scenario, *, data_dir: str | None = None, synthetic: boo
                      te.labels)
         return ScenarioData(zd, noise_domain(64, name="fashion-noise"), tr.source, tr.synthetic)
     raise ValueError(f"unknown scenario {scenario.name!r}")
+
+
+def owner_labelled_data(scenario: Scenario, data: ScenarioData, net: Network, params: Params,
+                        utility: float, key: jax.Array) -> ScenarioData:
+    """``data`` with every split replaced by as many domain samples labelled by the
+    owner, disturbed by its test ``utility`` (:mod:`tafa_jax.data.owner_labelled`):
+    what a reference zoo is trained on without the owner's data. Only the split
+    sizes and the domain of ``data`` are used. Raises ``ValueError`` for a
+    generative scenario (no labels to draw)."""
+    if scenario.utility_metric not in LABELLED_METRICS:
+        raise ValueError(f"the {scenario.name} scenario's owner is judged by "
+                         f"{scenario.utility_metric!r}, not a supervised metric "
+                         f"{LABELLED_METRICS}: it has no labels to draw, so its reference zoo "
+                         "needs the scenario's data")
+    zd = data.zoo_data
+    (xp, yp), (xo, yo), (xt, yt) = owner_labelled_splits(
+        net, params, data.domain, [len(zd.x_pirate), len(zd.x_owner), len(zd.x_test)],
+        metric=scenario.utility_metric, utility=utility, key=key)
+    return ScenarioData(ZooData(xp, yp, xo, yo, xt, yt), data.domain, OWNER_LABELLED_SOURCE,
+                        synthetic=False, owner_labelled=True)
 
 
 # -- owner ---------------------------------------------------------------------------
@@ -217,7 +242,8 @@ def make_zoo(scenario: Scenario, out_dir: str | os.PathLike, net: Network, param
                                progress=progress)
     return build_zoo(out_dir, owner_net=net, owner_params=params, data=data.zoo_data,
                      recipe=zoo_recipe(scenario, size), utility_metric=scenario.utility_metric,
-                     key=key, progress=progress, owner_spec=scenario.owner_spec)
+                     key=key, progress=progress, owner_spec=scenario.owner_spec,
+                     owner_labelled=data.owner_labelled)
 
 
 # -- verification --------------------------------------------------------------------
@@ -285,8 +311,8 @@ def verify_zoo(fps: FingerprintSet, zoo: Zoo, owner: tuple[Network, Params],
 
 def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                      match: MatchConfig, *, smoothing: float = 1.0, source: str = "",
-                     leave_out: Collection[str] = (), model: str = "mixture"
-                     ) -> Calibration:
+                     leave_out: Collection[str] = (), model: str = "mixture",
+                     include_excluded: bool | None = None) -> Calibration:
     """Fit the calibrated score (:mod:`tafa_jax.verify.calibrate`) for ``fps`` on a
     labelled reference zoo: its utility-filtered copies against its independent
     models (excluded and distilled members stay out), evidence counted under
@@ -298,12 +324,17 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
     ``model`` (:data:`~tafa_jax.verify.calibrate.CALIBRATION_MODELS`, as
     :func:`fit_calibration`; each copy's attack is :attr:`Member.attack`):
     ``"mixture"`` (the default) scores a suspect by the mixture of the attacks' own
-    evidence distributions. Raises ``ValueError`` when the zoo lacks either side,
+    evidence distributions. ``include_excluded`` keeps the copies the zoo's
+    utility filter flagged; by default it does so for a zoo trained on
+    owner-labelled samples (its manifest says so), whose utilities measure the
+    samples, not the attacks. Raises ``ValueError`` when the zoo lacks either side,
     the sets differ in layout, or the model is unknown.
     """
     if model not in CALIBRATION_MODELS:  # before any verification
         raise ValueError(f"unknown calibration model {model!r}; expected one of "
                          f"{CALIBRATION_MODELS}")
+    if include_excluded is None:
+        include_excluded = bool(zoo.manifest.get("owner_labelled"))
     sets = [fps] if isinstance(fps, FingerprintSet) else list(fps)
     if not sets:
         raise ValueError("calibrate_on_zoo needs at least one fingerprint set")
@@ -321,7 +352,9 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                 for res in (first, *(verify(f, groups, match) for f in sets[1:]))]
     skip = set(leave_out)
     shared = [rec.digest in skip for rec in records]
-    label = [None if out else t["label"] for t, out in zip(table, shared)]
+    label = [None if out else 1 if (include_excluded and rec.excluded
+                                    and rec.member.group == "positive") else t["label"]
+             for t, rec, out in zip(table, records, shared)]
     n_copies, n_independent = label.count(1), label.count(0)
     if not n_copies or not n_independent:
         where = f" {source}" if source else ""
@@ -344,7 +377,8 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                                  if len(sets) > 1 else sets[0].meta.get("digest"),
                                  "fingerprint_sets": len(sets),
                                  "zoo": source, "copies": n_copies,
-                                 "independent": n_independent, "left_out": sum(shared)})
+                                 "independent": n_independent, "left_out": sum(shared),
+                                 "flagged_copies_kept": include_excluded})
 
 
 def metrics_of(rows: list[dict[str, Any]], key: str = "score") -> dict[str, float]:
@@ -389,6 +423,7 @@ def run_scenario(
     sweep: tuple[float, ...] = (),
     rule: str | None = None,
     calibrate: bool = False,
+    reference: str = "data",
 ) -> dict[str, Any]:
     """Train the owner, build the zoo, fingerprint, verify everything, write the report.
 
@@ -402,11 +437,26 @@ def run_scenario(
     (``reference_zoo/``, resumable), the calibrated score is fitted on it
     (:func:`calibrate_on_zoo`, written to ``calibration.json``) and scores the
     headline zoo; the matching rate's metrics stay in the result
-    (``calibration["metrics_matching_rate"]``).
+    (``calibration["metrics_matching_rate"]``). ``reference``
+    (:data:`REFERENCE_DATA`) says what that zoo is trained on: ``"data"``, the
+    scenario's data, or ``"owner-labelled"``, domain samples labelled by the
+    owner (:func:`owner_labelled_data`; ``reference_zoo_owner_labelled/``), which
+    needs no data rows and keeps every copy it makes in the table, the utility
+    filter's too (on owner-labelled samples every model errs more than on the
+    data, so the filter measures the samples, not the attack;
+    :func:`calibrate_on_zoo`).
     Writes into ``out_dir``: ``owner/``, ``zoo/``, ``fingerprints.npz``, and the
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
     rule_gen = scenario.rule(rule)[0]  # a bad name fails before any training
+    if reference not in REFERENCE_DATA:
+        raise ValueError(f"unknown reference data {reference!r}; expected one of "
+                         f"{REFERENCE_DATA}")
+    if calibrate and reference == "owner-labelled" and (
+            scenario.utility_metric not in LABELLED_METRICS):
+        raise ValueError(f"the {scenario.name} scenario has no labels to draw for an "
+                         "owner-labelled reference zoo (a generative owner); calibrate on "
+                         "its data instead")
     say = progress or (lambda msg, frac: None)
     out = Path(out_dir)
     key = jax.random.key(seed)
@@ -435,7 +485,12 @@ def run_scenario(
     if calibrate:
         t = time.perf_counter()
         say("building the reference zoo (calibration)", 0.7)
-        ref_zoo = make_zoo(scenario, out / "reference_zoo", net, params, data,
+        ref_data, ref_dir = data, "reference_zoo"
+        if reference == "owner-labelled":
+            ref_data = owner_labelled_data(scenario, data, net, params, utility,
+                                           jax.random.fold_in(k_zoo, 2))
+            ref_dir = "reference_zoo_owner_labelled"
+        ref_zoo = make_zoo(scenario, out / ref_dir, net, params, ref_data,
                            jax.random.fold_in(k_zoo, 1), size=zoo_size,
                            progress=lambda e: say(f"reference zoo: {e.get('event')} "
                                                   f"{e.get('group')}", 0.7))
@@ -460,10 +515,11 @@ def run_scenario(
     if ref_zoo is not None:
         t = time.perf_counter()
         say("fitting the calibrated score on the reference zoo", 0.8)
-        cal = calibrate_on_zoo(fps, ref_zoo, mcfg, source=str(out / "reference_zoo"),
+        cal = calibrate_on_zoo(fps, ref_zoo, mcfg, source=f"{out / ref_dir} ({ref_data.source})",
                                leave_out={r.digest for r in zoo.records})
         save_calibration(out / "calibration.json", cal)
-        cal_info = {"file": "calibration.json", "reference_zoo": "reference_zoo",
+        cal_info = {"file": "calibration.json", "reference_zoo": ref_dir,
+                    "reference_data": ref_data.source,
                     **{k: cal.meta[k] for k in ("copies", "independent", "left_out", "model")},
                     "llr": cal.llr.tolist()}
         timings["calibration"] = time.perf_counter() - t

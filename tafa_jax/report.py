@@ -34,6 +34,8 @@ may be absent or ``None``::
       "owner_rate": float,          # the owner's own matching rate; should be 1
       "calibration": {              # when the score is the calibrated score
         "file": str, "reference_zoo": str, "copies": int, "independent": int,
+        "reference_data": str,      # what the reference zoo was trained on (the data's
+                                    # source, or owner-labelled domain samples)
         "left_out": int,            # reference members identical to the scored zoo's
         "model": str,               # "mixture", "pooled" or "attacks alike"
         "llr": [float], "metrics_matching_rate": {...},  # the rate's metrics, same suspects
@@ -373,7 +375,9 @@ def format_markdown(result: Mapping[str, Any]) -> str:
             + (" (a mixture of the reference zoo's attacks, each with its own evidence "
                "distribution)" if cal.get("model") == "mixture" else "")
             + ", its table fitted on a reference zoo of the same "
-            f"recipe built from another key (`{cal.get('reference_zoo')}`: "
+            f"recipe built from another key (`{cal.get('reference_zoo')}`"
+            + (f", trained on {cal['reference_data']}" if cal.get("reference_data") else "")
+            + ": "
             f"{cal.get('copies')} copies, {cal.get('independent')} independent models; "
             f"{cal.get('left_out', 0)} members identical to this zoo's left out; "
             f"table in `{cal.get('file')}`). The matching rate's metrics follow it.",

@@ -260,6 +260,90 @@ def test_demo_with_a_reference_zoo_reports_the_calibrated_score_and_the_rate(tmp
     assert "**Score: the calibrated score**" in md and "By the matching rate" in md
 
 
+def test_an_owner_labelled_reference_zoo_needs_no_data_rows(tmp_path, capsys):
+    from tafa_jax.data.owner_labelled import SOURCE
+
+    out = tmp_path / "ol"
+    assert main(["demo", "--quick", "--calibrate", "owner-labelled", "--out", str(out)]) == 0
+    assert "trained on owner-labelled domain samples" in capsys.readouterr().out
+    rep = load_report(out)
+    cal = rep["calibration"]
+    assert cal["reference_data"] == SOURCE
+    assert cal["reference_zoo"] == "reference_zoo_owner_labelled"
+    assert not (out / "reference_zoo").exists()
+    manifest = json.loads((out / cal["reference_zoo"] / "manifest.json").read_text())
+    # the samples carry the owner's own error: on them the owner errs as on its test split
+    owner = json.loads((out / "owner" / "owner.json").read_text())
+    assert manifest["owner"]["utility"] == pytest.approx(owner["utility"], rel=0.1)
+    # the reference zoo's trained members differ from the zoo's, whose data it never saw
+    ref, zoo = manifest["members"], json.loads((out / "zoo" / "manifest.json").read_text())[
+        "members"]
+    shared = {m["digest"] for m in ref} & {m["digest"] for m in zoo}
+    assert 0 < len(shared) < len(zoo) and cal["left_out"] == sum(
+        m["digest"] in shared for m in ref)
+    # every copy it made is in the table, the ones its utility filter flagged too
+    kept = [m for m in ref if m["digest"] not in shared]
+    assert cal["copies"] == sum(m["group"] == "positive" for m in kept)
+    assert cal["independent"] == sum(m["label"] == 0 for m in kept)
+    assert "owner-labelled domain samples" in (out / "report.md").read_text()
+    assert manifest["owner_labelled"] is True
+    body = json.loads((out / cal["file"]).read_text())
+    assert body["meta"]["flagged_copies_kept"] is True
+
+
+def test_build_an_owner_labelled_zoo_then_calibrate_on_it(demo_dir, tmp_path, capsys):
+    ref = tmp_path / "ref"
+    assert main(["build-zoo", "--owner", str(demo_dir / "owner"), "--out", str(ref),
+                 "--size", "small", "--owner-labelled"]) == 0
+    assert "trained on owner-labelled domain samples" in capsys.readouterr().out
+    manifest = json.loads((ref / "manifest.json").read_text())
+    assert manifest["owner_labelled"] is True
+    # its members are not the demo zoo's (trained on the data), beyond the data-free ones
+    demo = json.loads((demo_dir / "zoo" / "manifest.json").read_text())["members"]
+    trained = [m for m in manifest["members"] if m["kind"] in ("ftll", "neg_same")]
+    assert trained and not {m["digest"] for m in trained} & {m["digest"] for m in demo}
+    cal = tmp_path / "cal.json"
+    assert main(["calibrate", "--fingerprints", str(demo_dir / "fingerprints.npz"), "--zoo",
+                 str(ref), "--leave-out-zoo", str(demo_dir / "zoo"), "--out", str(cal)]) == 0
+    assert "the copies its utility filter flagged are kept" in capsys.readouterr().out
+    meta = json.loads(cal.read_text())["meta"]
+    shared = {m["digest"] for m in demo}
+    kept = [m for m in manifest["members"] if m["digest"] not in shared]
+    assert meta["flagged_copies_kept"] is True
+    assert meta["copies"] == sum(m["group"] == "positive" for m in kept)
+    # resuming it as a zoo on the data is refused
+    assert main(["build-zoo", "--owner", str(demo_dir / "owner"), "--out", str(ref),
+                 "--size", "small"]) == 2
+    assert "owner_labelled differs" in capsys.readouterr().err
+
+
+def test_the_calibration_default_and_its_refusals(tmp_path, capsys):
+    from tafa_jax.cli import _reference
+    from tafa_jax.scenarios import FASHION
+
+    # warfarin's headline zoo is scored by the owner-labelled calibration unless told
+    assert _reference(WARFARIN, None, small=False) == "owner-labelled"
+    assert _reference(WARFARIN, None, small=True) is None  # small zoos: the rate
+    assert _reference(WARFARIN, "none", small=False) is None
+    assert _reference(WARFARIN, "data", small=True) == "data"
+    assert _reference(FASHION, None, small=False) is None
+    # a generative owner has no labels to draw: refused before any training
+    code = main(["run", "--scenario", "fashion", "--synthetic", "--calibrate", "owner-labelled",
+                 "--out", str(tmp_path / "f")])
+    assert code == 2 and "no labels to draw" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()
+    with pytest.raises(SystemExit):
+        main(["demo", "--calibrate", "bogus"])
+    with pytest.raises(ValueError, match="unknown reference data 'bogus'"):
+        from tafa_jax.pipeline import run_scenario
+
+        run_scenario(WARFARIN, tmp_path / "w", calibrate=True, reference="bogus")
+    with pytest.raises(ValueError, match="default_calibration 'owner-labelled' needs"):
+        dataclasses.replace(FASHION, default_calibration="owner-labelled")
+    with pytest.raises(ValueError, match="default_calibration must be"):
+        dataclasses.replace(WARFARIN, default_calibration="yes")
+
+
 def test_report_and_sweep(demo_dir, tmp_path, capsys):
     assert main(["report", str(demo_dir)]) == 0
     assert "neg_same" in capsys.readouterr().out

@@ -345,6 +345,10 @@ def test_resumed_build_skips_finished_groups(tmp_path, owner, data):
     assert again.records == z.records
     with pytest.raises(ValueError, match="different zoo"):
         zoo.build_zoo(tmp_path, **{**kwargs, "recipe": _tiny_recipe((0.0, 0.3))})
+    # a zoo trained on the data is not resumed as one on owner-labelled samples
+    assert "owner_labelled" not in json.loads((tmp_path / "manifest.json").read_text())
+    with pytest.raises(ValueError, match=r"different zoo \(owner_labelled differs\)"):
+        zoo.build_zoo(tmp_path, owner_labelled=True, **kwargs)
 
 
 def test_excluded_when_utility_out_of_tolerance(tmp_path, owner, data):

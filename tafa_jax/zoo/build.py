@@ -334,6 +334,7 @@ def build_zoo(
     progress: Progress | None = None,
     utility_fn: UtilityFn | None = None,
     owner_spec: Mapping[str, Any] | None = None,
+    owner_labelled: bool = False,
 ) -> Zoo:
     """Build (or resume) a zoo directory from an owner model and a recipe.
 
@@ -355,6 +356,10 @@ def build_zoo(
       utility_fn: optional ``(net, stacked params) -> (n,)`` utilities, replacing
         :func:`~tafa_jax.zoo.train.evaluate` on the test split.
       owner_spec: the owner's architecture spec when it cannot be inferred.
+      owner_labelled: ``data`` is domain samples labelled by the owner
+        (:mod:`tafa_jax.data.owner_labelled`), not data rows; recorded in the
+        manifest (``"owner_labelled": true``), and a directory built otherwise is
+        not resumed.
 
     Returns:
       The :class:`Zoo`, with ``trained_groups`` and ``skipped_groups`` counts.
@@ -389,13 +394,15 @@ def build_zoo(
         "recipe": recipe.to_json(), "recipe_digest": recipe.digest(),
         "key": np.asarray(jax.random.key_data(key)).tolist(),
         "utility_metric": utility_metric, "utility_tolerance": tol,
+        **({"owner_labelled": True} if owner_labelled else {}),
     }
     manifest: dict[str, Any] = {**head, "groups": {}}
     done_params: dict[str, Params] = {}
     if (out / "manifest.json").exists():
         old = read_json(out / "manifest.json")
-        for field in ("format_version", "recipe_digest", "key", "utility_metric"):
-            if old.get(field) != head[field]:
+        for field in ("format_version", "recipe_digest", "key", "utility_metric",
+                      "owner_labelled"):
+            if old.get(field) != head.get(field):
                 raise ValueError(f"{out} already holds a different zoo ({field} differs); "
                                  "build into a new directory or delete this one")
         if old.get("owner", {}).get("digest") != head["owner"]["digest"]:
