@@ -359,6 +359,55 @@ def test_calibrated_score_rows_fit_on_the_other_zoo():
     assert pooled["max_negative"]["mean"] < 0.05 and pooled["distillation_mean"] is None
 
 
+def test_owner_labelled_reference_rows_keep_flagged_copies_where_asked():
+    import owner_labelled_reference as olr
+
+    rng = np.random.default_rng(1)
+
+    def runs(flagged: int):
+        out = []
+        for _ in range(2):
+            support = np.concatenate([np.clip(rng.normal(17, 1, (6, 5)).round(), 0, 20),
+                                      np.tile([17, 16, 2, 1, 0], (2, 1)),  # kink gone on 3
+                                      np.clip(rng.normal(7, 2, (8, 5))
+                                                                  .round(), 0, 20)]).astype(int)
+            group = ["positive"] * 6 + ["excluded"] * 2 + ["negative"] * 8
+            out.append({"support": support, "rate": (support >= 16).mean(-1),
+                        "label": np.array([1] * 6 + [-1] * 2 + [0] * 8),
+                        "group": np.array(group[:6] + (["excluded"] * 2 if flagged else
+                                                       ["positive"] * 2) + group[8:]),
+                        "kind": np.array(["rtal"] * 6 + ["fineprune 0.8"] * 2
+                                         + ["neg_same"] * 8),
+                        "digest": np.array([f"d{i}" for i in range(16)]),
+                        "attack": np.array(["rtal-v0"] * 6 + ["fineprune-v3"] * 2
+                                           + [f"neg_same-v{i}" for i in range(8)])})
+            if not flagged:
+                out[-1]["label"][6:8] = 1
+        return out
+
+    ref = runs(flagged=True)
+    kept = olr.with_excluded(ref)
+    assert [list(r["label"][6:8]) for r in kept] == [[1, 1], [1, 1]]
+    assert list(ref[0]["label"][6:8]) == [-1, -1]  # the input is not changed
+    test = [{**r, "digest": np.array([f"t{i}" for i in range(16)])} for r in runs(False)]
+    refs = {"filtered": ref, "every copy": kept}
+    rows = olr.score_rows(test, refs, 20)
+    assert [r["variant"] for r in rows] == ["matching rate"] + [
+        f"mixture fitted on {n}, {h}" for n in refs for h in ("pooled over keys", "same key")]
+    by = {r["variant"]: r for r in rows}
+    # the test zoo's two weak copies score as copies only where the table knows their attack
+    weak_filtered = by["mixture fitted on filtered, pooled over keys"]["kind_means"]
+    weak_kept = by["mixture fitted on every copy, pooled over keys"]["kind_means"]
+    assert weak_kept["fineprune 0.8"] > 0.5 > weak_filtered["fineprune 0.8"]
+    md = olr.to_markdown({"data": "IWPC", "owner_test_mae": 9.3, "machine": {"cpu": "x"},
+                          "queries_per_suspect": 4100, "keys": 2, "command": "python b.py",
+                          "reference_sizes": {"noise": 84}, "flagged": {"noise": 4,
+                                                                        "noiseless": 44},
+                          "zoos": {"design": rows}})
+    assert "flagged 4 and 44 members" in md and "Regenerate: `python b.py`" in md
+    assert md.count("| mixture fitted on") == 4 and md.count(" of 2 | ") == 5
+
+
 def test_fixture_calibration_rules_exist_and_its_table_says_which_data():
     import fixture_calibration as fc
     import fixture_study
