@@ -132,7 +132,7 @@ def cmd_demo(args) -> int:
     result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
                            generation=gen, owner_steps=300 if args.quick else None,
                            rule=args.rule, calibrate=ref is not None,
-                           reference=ref or "data")
+                           reference=ref or "data", calibration_keys=args.calibration_keys)
     _print_result(result)
     print(f"demo finished in {time.perf_counter() - t0:.1f} s; report in {args.out}/report.md")
     return 0
@@ -148,7 +148,8 @@ def cmd_run(args) -> int:
         run_scenario, sc, args.out, zoo_size=args.zoo_size, n_pairs=args.pairs,
         distance=args.distance, seed=args.seed, data_dir=args.data_dir, synthetic=args.synthetic,
         owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else (),
-        rule=args.rule, calibrate=ref is not None, reference=ref or "data")
+        rule=args.rule, calibrate=ref is not None, reference=ref or "data",
+        calibration_keys=args.calibration_keys)
     _print_result(result)
     print(f"report in {args.out}/report.md")
     return 0
@@ -404,6 +405,9 @@ def _calibrate_arg(p: argparse.ArgumentParser) -> None:
                         "it (the rate is reported too); none: the matching rate. Default: "
                         "the scenario's (warfarin: owner-labelled) on the headline zoo, "
                         "none on small zoos")
+    p.add_argument("--calibration-keys", type=int, default=3, metavar="N",
+                   help="the table pools the reference zoo's groups under N fingerprint "
+                        "sets: this run's and N - 1 from other keys (default 3)")
 
 
 def _reference(sc, arg: str | None, small: bool) -> str | None:

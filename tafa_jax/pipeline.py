@@ -32,6 +32,7 @@ from tafa_jax.data.domains import Domain
 from tafa_jax.data.owner_labelled import LABELLED_METRICS, owner_labelled_splits
 from tafa_jax.data.owner_labelled import SOURCE as OWNER_LABELLED_SOURCE
 from tafa_jax.fingerprint import FingerprintSet, GenerationConfig, generate
+from tafa_jax.fingerprint.fpset import file_digest
 from tafa_jax.io import atomic_write_bytes, load_npz, npz_bytes, read_json, write_json
 from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest, stack_init
@@ -369,12 +370,14 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
             if lab in rows:
                 rows[lab] += [(int(c), rec.member.attack) for c in s.ravel()]
     copies, independent = (np.array([[c] for c, _ in rows[side]]) for side in (1, 0))
+    # each set's file digest (a set not loaded from a file has none in its meta yet)
+    digests = [f.meta.get("digest") or file_digest(f) for f in sets]
     return fit_calibration(copies, independent, sets[0].lines_per_group, smoothing=smoothing,
                            attacks=[a for _, a in rows[1]], model=model,
                            meta={"n_probes": sets[0].n_probes,
                                  "match": dataclasses.asdict(match),
-                                 "fingerprints_digest": [f.meta.get("digest") for f in sets]
-                                 if len(sets) > 1 else sets[0].meta.get("digest"),
+                                 "fingerprints_digest": digests if len(sets) > 1
+                                 else digests[0],
                                  "fingerprint_sets": len(sets),
                                  "zoo": source, "copies": n_copies,
                                  "independent": n_independent, "left_out": sum(shared),
@@ -424,6 +427,7 @@ def run_scenario(
     rule: str | None = None,
     calibrate: bool = False,
     reference: str = "data",
+    calibration_keys: int = 3,
 ) -> dict[str, Any]:
     """Train the owner, build the zoo, fingerprint, verify everything, write the report.
 
@@ -444,11 +448,18 @@ def run_scenario(
     needs no data rows and keeps every copy it makes in the table, the utility
     filter's too (on owner-labelled samples every model errs more than on the
     data, so the filter measures the samples, not the attack;
-    :func:`calibrate_on_zoo`).
+    :func:`calibrate_on_zoo`). The table pools the reference zoo's evidence
+    under ``calibration_keys`` fingerprint sets of the rule: the run's own and
+    ones generated from other keys for the table only (the table belongs to
+    the rule, not the key; three keys measured better than one, docs/method.md).
     Writes into ``out_dir``: ``owner/``, ``zoo/``, ``fingerprints.npz``, and the
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
     rule_gen = scenario.rule(rule)[0]  # a bad name fails before any training
+    if isinstance(calibration_keys, bool) or not isinstance(calibration_keys, int) or (
+            calibration_keys < 1):
+        raise ValueError(f"calibration_keys must be an int >= 1 (fingerprint sets the table "
+                         f"pools), got {calibration_keys!r}")
     if reference not in REFERENCE_DATA:
         raise ValueError(f"unknown reference data {reference!r}; expected one of "
                          f"{REFERENCE_DATA}")
@@ -515,11 +526,15 @@ def run_scenario(
     if ref_zoo is not None:
         t = time.perf_counter()
         say("fitting the calibrated score on the reference zoo", 0.8)
-        cal = calibrate_on_zoo(fps, ref_zoo, mcfg, source=f"{out / ref_dir} ({ref_data.source})",
+        # sets from other keys, for the table only: the same rule on the same owner
+        others = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, j),
+                           match=mcfg) for j in range(1, calibration_keys)]
+        cal = calibrate_on_zoo([fps, *others], ref_zoo, mcfg,
+                               source=f"{out / ref_dir} ({ref_data.source})",
                                leave_out={r.digest for r in zoo.records})
         save_calibration(out / "calibration.json", cal)
         cal_info = {"file": "calibration.json", "reference_zoo": ref_dir,
-                    "reference_data": ref_data.source,
+                    "reference_data": ref_data.source, "fingerprint_keys": calibration_keys,
                     **{k: cal.meta[k] for k in ("copies", "independent", "left_out", "model")},
                     "llr": cal.llr.tolist()}
         timings["calibration"] = time.perf_counter() - t

@@ -36,6 +36,7 @@ may be absent or ``None``::
         "file": str, "reference_zoo": str, "copies": int, "independent": int,
         "reference_data": str,      # what the reference zoo was trained on (the data's
                                     # source, or owner-labelled domain samples)
+        "fingerprint_keys": int,    # fingerprint sets (keys) whose groups the table pools
         "left_out": int,            # reference members identical to the scored zoo's
         "model": str,               # "mixture", "pooled" or "attacks alike"
         "llr": [float], "metrics_matching_rate": {...},  # the rate's metrics, same suspects
@@ -378,7 +379,9 @@ def format_markdown(result: Mapping[str, Any]) -> str:
             f"recipe built from another key (`{cal.get('reference_zoo')}`"
             + (f", trained on {cal['reference_data']}" if cal.get("reference_data") else "")
             + ": "
-            f"{cal.get('copies')} copies, {cal.get('independent')} independent models; "
+            f"{cal.get('copies')} copies, {cal.get('independent')} independent models"
+            + (f", their groups under {cal['fingerprint_keys']} fingerprint keys"
+               if cal.get("fingerprint_keys", 1) > 1 else "") + "; "
             f"{cal.get('left_out', 0)} members identical to this zoo's left out; "
             f"table in `{cal.get('file')}`). The matching rate's metrics follow it.",
             "",

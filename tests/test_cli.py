@@ -289,6 +289,13 @@ def test_an_owner_labelled_reference_zoo_needs_no_data_rows(tmp_path, capsys):
     assert manifest["owner_labelled"] is True
     body = json.loads((out / cal["file"]).read_text())
     assert body["meta"]["flagged_copies_kept"] is True
+    # the table pools three fingerprint keys' groups: the run's and two others'
+    assert cal["fingerprint_keys"] == body["meta"]["fingerprint_sets"] == 3
+    digests = body["meta"]["fingerprints_digest"]
+    assert len(set(digests)) == 3 and digests[0] == load(out / "fingerprints.npz").meta["digest"]
+    n_groups = load(out / "fingerprints.npz").n_groups
+    assert sum(body["independent"]) == 3 * n_groups * cal["independent"]
+    assert "under 3 fingerprint keys" in (out / "report.md").read_text()
 
 
 def test_build_an_owner_labelled_zoo_then_calibrate_on_it(demo_dir, tmp_path, capsys):
@@ -334,10 +341,13 @@ def test_the_calibration_default_and_its_refusals(tmp_path, capsys):
     assert not (tmp_path / "f").exists()
     with pytest.raises(SystemExit):
         main(["demo", "--calibrate", "bogus"])
-    with pytest.raises(ValueError, match="unknown reference data 'bogus'"):
-        from tafa_jax.pipeline import run_scenario
+    from tafa_jax.pipeline import run_scenario
 
+    with pytest.raises(ValueError, match="unknown reference data 'bogus'"):
         run_scenario(WARFARIN, tmp_path / "w", calibrate=True, reference="bogus")
+    with pytest.raises(ValueError, match="calibration_keys must be an int >= 1"):
+        run_scenario(WARFARIN, tmp_path / "w", calibrate=True, calibration_keys=0)
+    assert not (tmp_path / "w").exists()  # refused before anything was written
     with pytest.raises(ValueError, match="default_calibration 'owner-labelled' needs"):
         dataclasses.replace(FASHION, default_calibration="owner-labelled")
     with pytest.raises(ValueError, match="default_calibration must be"):

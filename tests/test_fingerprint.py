@@ -336,3 +336,14 @@ def test_groups_the_owner_fails_are_replaced_by_the_next_eligible(owner):
     with pytest.raises(ValueError, match="the owner itself failed"):
         generate(net, params, domain, cfg, jax.random.key(3),
                  match=MatchConfig(beta=1e3))  # b is O(1) at a kink
+
+
+
+def test_a_sets_file_digest_is_known_before_it_is_saved(fps, tmp_path):
+    from tafa_jax.fingerprint.fpset import file_digest
+
+    save(tmp_path / "f.npz", fps)
+    assert file_digest(fps) == load(tmp_path / "f.npz").meta["digest"]
+    arrays = fps.arrays()
+    arrays["probes"] = arrays["probes"] + 1e-3
+    assert file_digest(FingerprintSet(**arrays, meta=fps.meta)) != file_digest(fps)

@@ -140,6 +140,12 @@ def content_digest(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> str:
     return h.hexdigest()
 
 
+def file_digest(fps: FingerprintSet) -> str:
+    """The digest :func:`save` writes into the set's file (``meta["digest"]`` once
+    loaded), for a set held in memory."""
+    return content_digest(fps.arrays(), {**fps.meta, "format": FORMAT, "version": VERSION})
+
+
 def save(path: str | os.PathLike, fps: FingerprintSet) -> Path:
     """Write atomically, readable by its owner only (mode 0o600). Returns the path."""
     arrays = fps.arrays()
