@@ -9,7 +9,8 @@ labelled by the owner plus Gaussian noise with the owner's test MAE. The same
 recipe, from a key of its own (``run_scenario``'s reference key is the held-out
 zoo's here, whose members would then share their initial weights with it).
 Each table scores the two real zoos of the studies (design and held-out), with
-the profile rule, pooled over keys and with the same key only, as a mixture of
+the profile rule, pooled over keys, with the same key only, and with the same
+key and the next two (as ``run_scenario`` pools three keys), as a mixture of
 attacks (the default model):
 
 - fitted on the other real zoo (``calibrated_score.py``'s rows, for reference);
@@ -59,18 +60,23 @@ def with_excluded(runs: list[dict]) -> list[dict]:
     return [{**r, "label": np.where(r["group"] == "excluded", 1, r["label"])} for r in runs]
 
 
+POOLS = {"pooled over keys": None, "same key": 1,
+         "same key and the next two (as run_scenario)": 3}
+
+
 def score_rows(test: list[dict], refs: dict[str, list[dict]], size: int) -> list[dict]:
-    """The matching rate, then each reference's mixture, pooled over keys and same
-    key, on the test zoo's runs; members bit-identical to the test zoo's left out."""
+    """The matching rate, then each reference's mixture on the test zoo's runs, its
+    table pooled over every key, fitted on the same key only, or on the same key
+    and the next two (:data:`POOLS`); members bit-identical to the test zoo's left
+    out."""
     drop = frozenset(test[0]["digest"])
     rows = [over_keys("matching rate", [run_metrics(t["rate"], t, KINDS) for t in test])]
     for name, ref in refs.items():
         pooled = _fit(ref, size, drop=drop, model="mixture")
-        for how in ("pooled over keys", "same key"):
-            runs = [run_metrics(calibrated_score(
-                t["support"], pooled if how == "pooled over keys" else
-                _fit([ref[i]], size, drop=drop, model="mixture")), t, KINDS)
-                for i, t in enumerate(test)]
+        for how, k in POOLS.items():
+            runs = [run_metrics(calibrated_score(t["support"], pooled if k is None else _fit(
+                [ref[(i + j) % len(ref)] for j in range(k)], size, drop=drop,
+                model="mixture")), t, KINDS) for i, t in enumerate(test)]
             rows.append(over_keys(f"mixture fitted on {name}, {how}", runs))
     for row in rows:
         print(f"  {row['variant']:78s} ARUC {row['aruc']['mean']:.3f}+-{row['aruc']['sd']:.3f}"

@@ -393,7 +393,7 @@ def test_owner_labelled_reference_rows_keep_flagged_copies_where_asked():
     refs = {"filtered": ref, "every copy": kept}
     rows = olr.score_rows(test, refs, 20)
     assert [r["variant"] for r in rows] == ["matching rate"] + [
-        f"mixture fitted on {n}, {h}" for n in refs for h in ("pooled over keys", "same key")]
+        f"mixture fitted on {n}, {h}" for n in refs for h in olr.POOLS]
     by = {r["variant"]: r for r in rows}
     # the test zoo's two weak copies score as copies only where the table knows their attack
     weak_filtered = by["mixture fitted on filtered, pooled over keys"]["kind_means"]
@@ -405,7 +405,7 @@ def test_owner_labelled_reference_rows_keep_flagged_copies_where_asked():
                                                                         "noiseless": 44},
                           "zoos": {"design": rows}})
     assert "flagged 4 and 44 members" in md and "Regenerate: `python b.py`" in md
-    assert md.count("| mixture fitted on") == 4 and md.count(" of 2 | ") == 5
+    assert md.count("| mixture fitted on") == 6 and md.count(" of 2 | ") == 7
 
 
 def test_fixture_calibration_rules_exist_and_its_table_says_which_data():
