@@ -183,20 +183,28 @@ def _saved_owner(args):
 def cmd_build_zoo(args) -> int:
     import jax
 
-    from tafa_jax.pipeline import make_zoo, owner_labelled_data
+    from tafa_jax.data.domains import Domain
+    from tafa_jax.pipeline import load_owner, make_zoo, owner_labelled_data
 
-    net, params, meta, sc, data = _saved_owner(args)
+    key = jax.random.key(args.seed + 1)
+    if args.owner_labelled:
+        # no data rows: the owner's recorded domain, split sizes and test error (older
+        # owner directories lack the sizes; their data is read for them)
+        net, params, meta = load_owner(args.owner)
+        sc = _scenario(meta["scenario"])
+        sizes = meta.get("split_sizes") or _saved_owner(args)[4].split_sizes
+        data = owner_labelled_data(sc, Domain.from_json(meta["domain"]), sizes, net, params,
+                                   float(meta["utility"]), jax.random.fold_in(key, 2))
+        key = jax.random.fold_in(key, 1)  # not the members' keys of a zoo on the data
+    else:
+        net, params, meta, sc, data = _saved_owner(args)
 
     def show(e):
         print(f"  {e['event']:8s} {e['group']:<16s} {e.get('seconds', 0):6.1f}s "
               f"({e.get('trained', 0)} trained, {e.get('skipped', 0)} skipped "
               f"of {e.get('total', '?')})", flush=True)
 
-    if args.owner_labelled:
-        data = owner_labelled_data(sc, data, net, params, float(meta["utility"]),
-                                   jax.random.fold_in(jax.random.key(args.seed + 1), 2))
-    zoo = make_zoo(sc, args.out, net, params, data, jax.random.key(args.seed + 1),
-                   size=args.size, progress=show)
+    zoo = make_zoo(sc, args.out, net, params, data, key, size=args.size, progress=show)
     print(f"zoo of {len(zoo.records)} suspects in {args.out} "
           f"({zoo.trained_groups} groups trained, {zoo.skipped_groups} resumed)"
           + (", trained on owner-labelled domain samples" if args.owner_labelled else ""))
@@ -467,8 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--owner-labelled", action="store_true",
                    help="train on domain samples labelled by the owner, with its recorded "
-                        "error, in place of the data's rows (as many as each split has): a "
-                        "reference zoo for `calibrate` that needs no data rows")
+                        "error, in place of the data's rows (as many as each split had): a "
+                        "reference zoo for `calibrate` that needs no data rows (its members' "
+                        "keys differ from a zoo on the data built with the same --seed)")
     b.set_defaults(fn=cmd_build_zoo)
 
     f = sub.add_parser("fingerprint", help="write a fingerprint file from a saved owner")

@@ -7,6 +7,7 @@ chains them for the demo and ``tafa-jax run``.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
 import platform
 import time
@@ -68,6 +69,12 @@ class ScenarioData:
     synthetic: bool
     owner_labelled: bool = False
 
+    @property
+    def split_sizes(self) -> tuple[int, int, int]:
+        """Rows of the pirate, owner and test splits."""
+        zd = self.zoo_data
+        return len(zd.x_pirate), len(zd.x_owner), len(zd.x_test)
+
 
 # -- data ----------------------------------------------------------------------------
 def load_data(scenario: Scenario, *, data_dir: str | None = None, synthetic: bool = False,
@@ -110,23 +117,26 @@ def load_data(scenario: Scenario, *, data_dir: str | None = None, synthetic: boo
     raise ValueError(f"unknown scenario {scenario.name!r}")
 
 
-def owner_labelled_data(scenario: Scenario, data: ScenarioData, net: Network, params: Params,
-                        utility: float, key: jax.Array) -> ScenarioData:
-    """``data`` with every split replaced by as many domain samples labelled by the
-    owner, disturbed by its test ``utility`` (:mod:`tafa_jax.data.owner_labelled`):
-    what a reference zoo is trained on without the owner's data. Only the split
-    sizes and the domain of ``data`` are used. Raises ``ValueError`` for a
-    generative scenario (no labels to draw)."""
+def owner_labelled_data(scenario: Scenario, domain: Domain, split_sizes: Sequence[int],
+                        net: Network, params: Params, utility: float, key: jax.Array
+                        ) -> ScenarioData:
+    """Data for a zoo without the owner's data: pirate, owner and test splits of
+    ``split_sizes = (n_pirate, n_owner, n_test)`` samples of ``domain`` (the
+    fingerprint domain), labelled by the owner and disturbed by its test
+    ``utility`` (:mod:`tafa_jax.data.owner_labelled`). Raises ``ValueError`` for a
+    generative scenario (no labels to draw) or bad sizes."""
     if scenario.utility_metric not in LABELLED_METRICS:
         raise ValueError(f"the {scenario.name} scenario's owner is judged by "
                          f"{scenario.utility_metric!r}, not a supervised metric "
                          f"{LABELLED_METRICS}: it has no labels to draw, so its reference zoo "
                          "needs the scenario's data")
-    zd = data.zoo_data
+    if len(split_sizes) != 3:
+        raise ValueError(f"split_sizes must be (n_pirate, n_owner, n_test); got "
+                         f"{tuple(split_sizes)}")
     (xp, yp), (xo, yo), (xt, yt) = owner_labelled_splits(
-        net, params, data.domain, [len(zd.x_pirate), len(zd.x_owner), len(zd.x_test)],
-        metric=scenario.utility_metric, utility=utility, key=key)
-    return ScenarioData(ZooData(xp, yp, xo, yo, xt, yt), data.domain, OWNER_LABELLED_SOURCE,
+        net, params, domain, split_sizes, metric=scenario.utility_metric, utility=utility,
+        key=key)
+    return ScenarioData(ZooData(xp, yp, xo, yo, xt, yt), domain, OWNER_LABELLED_SOURCE,
                         synthetic=False, owner_labelled=True)
 
 
@@ -193,7 +203,8 @@ def save_owner(out_dir: str | os.PathLike, scenario: Scenario, params: Params, u
         "architecture": scenario.owner_spec, "digest": params_digest(params),
         "utility": utility, "utility_metric": scenario.utility_metric,
         "data_source": data.source, "synthetic": data.synthetic,
-        "domain": data.domain.to_json(), "tafa_jax_version": __version__})
+        "domain": data.domain.to_json(), "split_sizes": list(data.split_sizes),
+        "tafa_jax_version": __version__})
     return out
 
 
@@ -326,7 +337,8 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
     :func:`fit_calibration`; each copy's attack is :attr:`Member.attack`):
     ``"mixture"`` (the default) scores a suspect by the mixture of the attacks' own
     evidence distributions. ``include_excluded`` keeps the copies the zoo's
-    utility filter flagged; by default it does so for a zoo trained on
+    utility filter flagged (not those whose utility is not finite: they
+    diverged); by default it does so for a zoo trained on
     owner-labelled samples (its manifest says so), whose utilities measure the
     samples, not the attacks. Raises ``ValueError`` when the zoo lacks either side,
     the sets differ in layout, or the model is unknown.
@@ -336,6 +348,9 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                          f"{CALIBRATION_MODELS}")
     if include_excluded is None:
         include_excluded = bool(zoo.manifest.get("owner_labelled"))
+    if not isinstance(include_excluded, bool):
+        raise ValueError(f"include_excluded must be True, False or None (the zoo's "
+                         f"choice); got {include_excluded!r}")
     sets = [fps] if isinstance(fps, FingerprintSet) else list(fps)
     if not sets:
         raise ValueError("calibrate_on_zoo needs at least one fingerprint set")
@@ -354,8 +369,10 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
     skip = set(leave_out)
     shared = [rec.digest in skip for rec in records]
     label = [None if out else 1 if (include_excluded and rec.excluded
-                                    and rec.member.group == "positive") else t["label"]
-             for t, rec, out in zip(table, records, shared)]
+                                    and rec.member.group == "positive"
+                                    and rec.utility is not None
+                                    and np.isfinite(rec.utility)) else t["label"]
+             for t, rec, out in zip(table, records, shared)]  # diverged copies stay out
     n_copies, n_independent = label.count(1), label.count(0)
     if not n_copies or not n_independent:
         where = f" {source}" if source else ""
@@ -392,6 +409,14 @@ def metrics_of(rows: list[dict[str, Any]], key: str = "score") -> dict[str, floa
     if pos.size == 0 or neg.size == 0:
         return {"n_pos": int(pos.size), "n_neg": int(neg.size)}
     return summarize(pos, neg)
+
+
+def _is_int(value: Any) -> bool:
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
 
 
 def machine_info() -> dict[str, Any]:
@@ -456,10 +481,10 @@ def run_scenario(
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
     rule_gen = scenario.rule(rule)[0]  # a bad name fails before any training
-    if isinstance(calibration_keys, bool) or not isinstance(calibration_keys, int) or (
-            calibration_keys < 1):
-        raise ValueError(f"calibration_keys must be an int >= 1 (fingerprint sets the table "
-                         f"pools), got {calibration_keys!r}")
+    if calibrate and (isinstance(calibration_keys, bool) or not _is_int(
+            calibration_keys) or int(calibration_keys) < 1):
+        raise ValueError(f"calibration_keys (--calibration-keys) must be an integer >= 1, "
+                         f"the fingerprint sets the table pools; got {calibration_keys!r}")
     if reference not in REFERENCE_DATA:
         raise ValueError(f"unknown reference data {reference!r}; expected one of "
                          f"{REFERENCE_DATA}")
@@ -498,8 +523,8 @@ def run_scenario(
         say("building the reference zoo (calibration)", 0.7)
         ref_data, ref_dir = data, "reference_zoo"
         if reference == "owner-labelled":
-            ref_data = owner_labelled_data(scenario, data, net, params, utility,
-                                           jax.random.fold_in(k_zoo, 2))
+            ref_data = owner_labelled_data(scenario, data.domain, data.split_sizes, net,
+                                           params, utility, jax.random.fold_in(k_zoo, 2))
             ref_dir = "reference_zoo_owner_labelled"
         ref_zoo = make_zoo(scenario, out / ref_dir, net, params, ref_data,
                            jax.random.fold_in(k_zoo, 1), size=zoo_size,
@@ -528,13 +553,14 @@ def run_scenario(
         say("fitting the calibrated score on the reference zoo", 0.8)
         # sets from other keys, for the table only: the same rule on the same owner
         others = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, j),
-                           match=mcfg) for j in range(1, calibration_keys)]
+                           match=mcfg) for j in range(1, int(calibration_keys))]
         cal = calibrate_on_zoo([fps, *others], ref_zoo, mcfg,
                                source=f"{out / ref_dir} ({ref_data.source})",
                                leave_out={r.digest for r in zoo.records})
         save_calibration(out / "calibration.json", cal)
         cal_info = {"file": "calibration.json", "reference_zoo": ref_dir,
-                    "reference_data": ref_data.source, "fingerprint_keys": calibration_keys,
+                    "reference_data": ref_data.source,
+                    "fingerprint_keys": int(calibration_keys),
                     **{k: cal.meta[k] for k in ("copies", "independent", "left_out", "model")},
                     "llr": cal.llr.tolist()}
         timings["calibration"] = time.perf_counter() - t

@@ -264,7 +264,8 @@ def test_an_owner_labelled_reference_zoo_needs_no_data_rows(tmp_path, capsys):
     from tafa_jax.data.owner_labelled import SOURCE
 
     out = tmp_path / "ol"
-    assert main(["demo", "--quick", "--calibrate", "owner-labelled", "--out", str(out)]) == 0
+    assert main(["demo", "--quick", "--calibrate", "owner-labelled", "--calibration-keys", "2",
+                 "--out", str(out)]) == 0
     assert "trained on owner-labelled domain samples" in capsys.readouterr().out
     rep = load_report(out)
     cal = rep["calibration"]
@@ -283,19 +284,20 @@ def test_an_owner_labelled_reference_zoo_needs_no_data_rows(tmp_path, capsys):
         m["digest"] in shared for m in ref)
     # every copy it made is in the table, the ones its utility filter flagged too
     kept = [m for m in ref if m["digest"] not in shared]
+    assert any(m["excluded"] and m["group"] == "positive" for m in kept)  # there are some
     assert cal["copies"] == sum(m["group"] == "positive" for m in kept)
     assert cal["independent"] == sum(m["label"] == 0 for m in kept)
     assert "owner-labelled domain samples" in (out / "report.md").read_text()
     assert manifest["owner_labelled"] is True
     body = json.loads((out / cal["file"]).read_text())
     assert body["meta"]["flagged_copies_kept"] is True
-    # the table pools three fingerprint keys' groups: the run's and two others'
-    assert cal["fingerprint_keys"] == body["meta"]["fingerprint_sets"] == 3
+    # the table pools the groups of two fingerprint keys, as asked: the run's and another
+    assert cal["fingerprint_keys"] == body["meta"]["fingerprint_sets"] == 2
     digests = body["meta"]["fingerprints_digest"]
-    assert len(set(digests)) == 3 and digests[0] == load(out / "fingerprints.npz").meta["digest"]
+    assert len(set(digests)) == 2 and digests[0] == load(out / "fingerprints.npz").meta["digest"]
     n_groups = load(out / "fingerprints.npz").n_groups
-    assert sum(body["independent"]) == 3 * n_groups * cal["independent"]
-    assert "under 3 fingerprint keys" in (out / "report.md").read_text()
+    assert sum(body["independent"]) == 2 * n_groups * cal["independent"]
+    assert "under 2 fingerprint keys" in (out / "report.md").read_text()
 
 
 def test_build_an_owner_labelled_zoo_then_calibrate_on_it(demo_dir, tmp_path, capsys):
@@ -305,10 +307,16 @@ def test_build_an_owner_labelled_zoo_then_calibrate_on_it(demo_dir, tmp_path, ca
     assert "trained on owner-labelled domain samples" in capsys.readouterr().out
     manifest = json.loads((ref / "manifest.json").read_text())
     assert manifest["owner_labelled"] is True
-    # its members are not the demo zoo's (trained on the data), beyond the data-free ones
+    # its members' keys are not those of a zoo on the data built with the same seed
+    import jax
+
+    plain_key = np.asarray(jax.random.key_data(jax.random.key(1))).tolist()
+    assert manifest["key"] != plain_key
+    # the owner's recorded split sizes and error stand in for the data's rows
+    owner = json.loads((demo_dir / "owner" / "owner.json").read_text())
+    assert len(owner["split_sizes"]) == 3
+    assert manifest["owner"]["utility"] == pytest.approx(owner["utility"], rel=0.1)
     demo = json.loads((demo_dir / "zoo" / "manifest.json").read_text())["members"]
-    trained = [m for m in manifest["members"] if m["kind"] in ("ftll", "neg_same")]
-    assert trained and not {m["digest"] for m in trained} & {m["digest"] for m in demo}
     cal = tmp_path / "cal.json"
     assert main(["calibrate", "--fingerprints", str(demo_dir / "fingerprints.npz"), "--zoo",
                  str(ref), "--leave-out-zoo", str(demo_dir / "zoo"), "--out", str(cal)]) == 0
@@ -321,7 +329,35 @@ def test_build_an_owner_labelled_zoo_then_calibrate_on_it(demo_dir, tmp_path, ca
     # resuming it as a zoo on the data is refused
     assert main(["build-zoo", "--owner", str(demo_dir / "owner"), "--out", str(ref),
                  "--size", "small"]) == 2
-    assert "owner_labelled differs" in capsys.readouterr().err
+    assert "already holds a different zoo" in capsys.readouterr().err
+
+
+def test_demo_and_run_pass_the_calibration_default_through(monkeypatch):
+    import tafa_jax.pipeline as pipeline
+    from tafa_jax.cli import build_parser
+
+    class Called(Exception):
+        pass
+
+    def fake(*args, **kwargs):
+        raise Called(kwargs)
+
+    monkeypatch.setattr(pipeline, "run_scenario", fake)
+    for argv, want in (
+            (["demo"], (True, "owner-labelled", 3)),
+            (["demo", "--quick"], (False, "data", 3)),
+            (["demo", "--calibrate"], (True, "data", 3)),
+            (["demo", "--calibrate", "none"], (False, "data", 3)),
+            (["run", "--scenario", "warfarin", "--out", "x", "--calibration-keys", "5"],
+             (True, "owner-labelled", 5)),
+            (["run", "--scenario", "warfarin", "--out", "x", "--zoo-size", "small"],
+             (False, "data", 3)),
+            (["run", "--scenario", "skin", "--out", "x"], (False, "data", 3))):
+        with pytest.raises(Called) as got:
+            main(argv)
+        kw = got.value.args[0]
+        assert (kw["calibrate"], kw["reference"], kw["calibration_keys"]) == want, argv
+    assert build_parser().parse_args(["demo"]).calibration_keys == 3
 
 
 def test_the_calibration_default_and_its_refusals(tmp_path, capsys):
@@ -345,8 +381,9 @@ def test_the_calibration_default_and_its_refusals(tmp_path, capsys):
 
     with pytest.raises(ValueError, match="unknown reference data 'bogus'"):
         run_scenario(WARFARIN, tmp_path / "w", calibrate=True, reference="bogus")
-    with pytest.raises(ValueError, match="calibration_keys must be an int >= 1"):
-        run_scenario(WARFARIN, tmp_path / "w", calibrate=True, calibration_keys=0)
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match=r"calibration_keys \(--calibration-keys\) must"):
+            run_scenario(WARFARIN, tmp_path / "w", calibrate=True, calibration_keys=bad)
     assert not (tmp_path / "w").exists()  # refused before anything was written
     with pytest.raises(ValueError, match="default_calibration 'owner-labelled' needs"):
         dataclasses.replace(FASHION, default_calibration="owner-labelled")

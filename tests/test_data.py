@@ -450,6 +450,8 @@ def test_owner_labels_refuse_what_they_cannot_draw():
         owner_labels(net, params, x, metric="accuracy", utility=0.9, key=k)
     with pytest.raises(ValueError, match="x must be"):
         owner_labels(net, params, np.zeros((0, 4)), metric="mae", utility=1.0, key=k)
+    with pytest.raises(ValueError, match=r"x must be \(n >= 1, \*\(4,\)\).*got shape \(5, 3\)"):
+        owner_labels(net, params, np.zeros((5, 3)), metric="mae", utility=1.0, key=k)
     with pytest.raises(ValueError, match="batch_size"):
         owner_labels(net, params, x, metric="mae", utility=1.0, key=k, batch_size=0)
     with pytest.raises(ValueError, match="not the owner's input shape"):

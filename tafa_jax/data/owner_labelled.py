@@ -4,11 +4,12 @@ A reference zoo for the calibrated score (:mod:`tafa_jax.verify.calibrate`)
 needs copies made by the attacks and independent models trained for the task.
 Without the owner's data both can be made from the owner alone: inputs drawn
 from the fingerprint domain, labelled by the owner, and disturbed as much as
-the owner errs on its own test split (its recorded utility), so that an
-attack's fine-tuning moves the copy as real labels would, instead of sitting at
-the owner's optimum. Measured on warfarin (``docs/method.md``, "A reference zoo
-without data"): without the noise the copies barely move and the calibrated
-score falls to the matching rate's level.
+the owner errs on its own test split (its recorded utility), so that models
+trained on them are as unlike the owner as models trained on real labels.
+Measured on warfarin (``docs/method.md``, "A reference zoo without data"):
+without the noise, independent models trained on the owner's exact outputs
+show its kinks far more often than real ones, and the calibrated score falls
+to a single table's level (ARUC 0.952 against 0.970).
 
 Regression (``"mae"``, ``"mse"``): ``y = f(x) + e``, ``e ~ N(0, s^2)`` with
 ``E|e|`` the owner's MAE (``s = MAE sqrt(pi/2)``) or ``E e^2`` its MSE.
@@ -62,8 +63,9 @@ def owner_labels(net: Network, params: Params, x: np.ndarray, *, metric: str, ut
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     check_params(net, params)
     x = np.asarray(x, np.float32)
-    if x.ndim < 2 or x.shape[0] < 1:
-        raise ValueError(f"x must be (n >= 1, *input shape); got shape {x.shape}")
+    if x.ndim < 2 or x.shape[0] < 1 or tuple(x.shape[1:]) != tuple(net.input_shape):
+        raise ValueError(f"x must be (n >= 1, *{tuple(net.input_shape)}), the owner's input "
+                         f"shape; got shape {x.shape}")
     fwd = jax.jit(lambda xb: net.apply(params, xb))
     out = np.concatenate([np.asarray(fwd(jnp.asarray(x[i:i + batch_size])))
                           for i in range(0, x.shape[0], int(batch_size))])
@@ -86,7 +88,7 @@ def owner_labelled_splits(net: Network, params: Params, domain: Domain, rows: Se
                           ) -> list[tuple[np.ndarray, np.ndarray]]:
     """``len(rows)`` splits ``(x, y)`` of ``rows[i]`` domain samples with
     :func:`owner_labels`, each from its own fold of ``key``."""
-    if not rows or any(int(n) < 1 for n in rows):
+    if len(rows) == 0 or any(int(n) < 1 for n in rows):
         raise ValueError(f"rows must be split sizes >= 1; got {list(rows)}")
     if tuple(domain.shape) != tuple(net.input_shape):
         raise ValueError(f"the domain's shape {domain.shape} is not the owner's input shape "
