@@ -56,8 +56,10 @@ REFERENCES = ("the other real zoo",
 
 
 def with_excluded(runs: list[dict]) -> list[dict]:
-    """``runs`` with the copies the utility filter flagged labelled as copies."""
-    return [{**r, "label": np.where(r["group"] == "excluded", 1, r["label"])} for r in runs]
+    """``runs`` with the copies the utility filter flagged labelled as copies, as
+    ``calibrate_on_zoo`` keeps them (distilled copies stay out)."""
+    return [{**r, "label": np.where((r["group"] == "excluded") & (r["kind"] != "distill"), 1,
+                                    r["label"])} for r in runs]
 
 
 POOLS = {"pooled over keys": None, "same key": 1,
@@ -97,8 +99,8 @@ def main(argv=None) -> int:
     built = {}
     for name, utility in (("noise", mae), ("noiseless", 0.0)):
         t = time.perf_counter()
-        sdata = owner_labelled_data(WARFARIN, data, net, params, utility,
-                                    jax.random.fold_in(k_zoo, 2))
+        sdata = owner_labelled_data(WARFARIN, data.domain, data.split_sizes, net, params,
+                                    utility, jax.random.fold_in(k_zoo, 2))
         zoo = make_zoo(WARFARIN, out / f"owner_labelled_zoo_{size_name}_{name}", net, params,
                        sdata, jax.random.fold_in(k_zoo, 3), size=size_name)
         built[name] = zoo

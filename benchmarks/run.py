@@ -166,7 +166,9 @@ def _e2e_call(module: Any, plan: Plan, tmp: str) -> tuple[Any, dict[str, Any]] |
 
     A ``demo``/``run_demo`` function is used as is; otherwise ``run_scenario``
     runs the warfarin scenario the way ``tafa-jax demo`` does (``--quick``'s
-    reduced configuration on the CPU, the full one with ``--gpu``).
+    reduced configuration on the CPU, the full one with ``--gpu``), scored by
+    the matching rate: the full demo's default calibration (a reference zoo and
+    two more fingerprint sets, ``--calibrate none`` turns it off) is not staged.
     """
     for name in ("demo", "run_demo"):
         fn = getattr(module, name, None)
