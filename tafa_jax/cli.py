@@ -131,8 +131,7 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
                            generation=gen, owner_steps=300 if args.quick else None,
-                           rule=args.rule, calibrate=ref is not None,
-                           reference=ref or "data", calibration_keys=args.calibration_keys)
+                           rule=args.rule, calibrate=ref, calibration_keys=args.calibration_keys)
     _print_result(result)
     print(f"demo finished in {time.perf_counter() - t0:.1f} s; report in {args.out}/report.md")
     return 0
@@ -148,8 +147,7 @@ def cmd_run(args) -> int:
         run_scenario, sc, args.out, zoo_size=args.zoo_size, n_pairs=args.pairs,
         distance=args.distance, seed=args.seed, data_dir=args.data_dir, synthetic=args.synthetic,
         owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else (),
-        rule=args.rule, calibrate=ref is not None, reference=ref or "data",
-        calibration_keys=args.calibration_keys)
+        rule=args.rule, calibrate=ref, calibration_keys=args.calibration_keys)
     _print_result(result)
     print(f"report in {args.out}/report.md")
     return 0
@@ -401,7 +399,7 @@ def _rule_arg(p: argparse.ArgumentParser, default: str | None = None) -> None:
 
 
 def _calibrate_arg(p: argparse.ArgumentParser) -> None:
-    from tafa_jax.scenarios import REFERENCE_DATA
+    from tafa_jax.scenarios import CALIBRATION_KEYS, REFERENCE_DATA
 
     choices = (*REFERENCE_DATA, "none")
     p.add_argument("--calibrate", nargs="?", const="data", choices=choices,
@@ -413,9 +411,10 @@ def _calibrate_arg(p: argparse.ArgumentParser) -> None:
                         "it (the rate is reported too); none: the matching rate. Default: "
                         "the scenario's (warfarin: owner-labelled) on the headline zoo, "
                         "none on small zoos")
-    p.add_argument("--calibration-keys", type=int, default=3, metavar="N",
+    p.add_argument("--calibration-keys", type=int, default=CALIBRATION_KEYS, metavar="N",
                    help="the table pools the reference zoo's groups under N fingerprint "
-                        "sets: this run's and N - 1 from other keys (default 3)")
+                        f"sets: this run's and N - 1 from other keys (default "
+                        f"{CALIBRATION_KEYS})")
 
 
 def _reference(sc, arg: str | None, small: bool) -> str | None:

@@ -7,7 +7,6 @@ chains them for the demo and ``tafa-jax run``.
 from __future__ import annotations
 
 import dataclasses
-import operator
 import os
 import platform
 import time
@@ -30,14 +29,14 @@ from tafa_jax.data import (
     tabular_domain,
 )
 from tafa_jax.data.domains import Domain
-from tafa_jax.data.owner_labelled import LABELLED_METRICS, owner_labelled_splits
 from tafa_jax.data.owner_labelled import SOURCE as OWNER_LABELLED_SOURCE
+from tafa_jax.data.owner_labelled import check_metric, owner_labelled_splits
 from tafa_jax.fingerprint import FingerprintSet, GenerationConfig, generate
 from tafa_jax.fingerprint.fpset import file_digest
 from tafa_jax.io import atomic_write_bytes, load_npz, npz_bytes, read_json, write_json
 from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest, stack_init
-from tafa_jax.scenarios import REFERENCE_DATA, Scenario
+from tafa_jax.scenarios import CALIBRATION_KEYS, REFERENCE_DATA, Scenario
 from tafa_jax.verify import MatchConfig, ZooSuspects, summarize, verify
 from tafa_jax.verify.calibrate import (
     CALIBRATION_MODELS,
@@ -125,11 +124,7 @@ def owner_labelled_data(scenario: Scenario, domain: Domain, split_sizes: Sequenc
     fingerprint domain), labelled by the owner and disturbed by its test
     ``utility`` (:mod:`tafa_jax.data.owner_labelled`). Raises ``ValueError`` for a
     generative scenario (no labels to draw) or bad sizes."""
-    if scenario.utility_metric not in LABELLED_METRICS:
-        raise ValueError(f"the {scenario.name} scenario's owner is judged by "
-                         f"{scenario.utility_metric!r}, not a supervised metric "
-                         f"{LABELLED_METRICS}: it has no labels to draw, so its reference zoo "
-                         "needs the scenario's data")
+    check_metric(scenario.utility_metric)
     if len(split_sizes) != 3:
         raise ValueError(f"split_sizes must be (n_pirate, n_owner, n_test); got "
                          f"{tuple(split_sizes)}")
@@ -387,8 +382,7 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
             if lab in rows:
                 rows[lab] += [(int(c), rec.member.attack) for c in s.ravel()]
     copies, independent = (np.array([[c] for c, _ in rows[side]]) for side in (1, 0))
-    # each set's file digest (a set not loaded from a file has none in its meta yet)
-    digests = [f.meta.get("digest") or file_digest(f) for f in sets]
+    digests = [file_digest(f) for f in sets]  # what each set's file says, saved or not
     return fit_calibration(copies, independent, sets[0].lines_per_group, smoothing=smoothing,
                            attacks=[a for _, a in rows[1]], model=model,
                            meta={"n_probes": sets[0].n_probes,
@@ -409,14 +403,6 @@ def metrics_of(rows: list[dict[str, Any]], key: str = "score") -> dict[str, floa
     if pos.size == 0 or neg.size == 0:
         return {"n_pos": int(pos.size), "n_neg": int(neg.size)}
     return summarize(pos, neg)
-
-
-def _is_int(value: Any) -> bool:
-    try:
-        operator.index(value)
-    except TypeError:
-        return False
-    return True
 
 
 def machine_info() -> dict[str, Any]:
@@ -450,9 +436,8 @@ def run_scenario(
     progress: Progress | None = None,
     sweep: tuple[float, ...] = (),
     rule: str | None = None,
-    calibrate: bool = False,
-    reference: str = "data",
-    calibration_keys: int = 3,
+    calibrate: str | None = None,
+    calibration_keys: int = CALIBRATION_KEYS,
 ) -> dict[str, Any]:
     """Train the owner, build the zoo, fingerprint, verify everything, write the report.
 
@@ -462,14 +447,14 @@ def run_scenario(
     without ``match`` the matching rule follows the generated fingerprints
     (:meth:`Scenario.match_for`). Fingerprint groups the owner itself fails under
     that rule are replaced at generation (:func:`~tafa_jax.fingerprint.generate`).
-    With ``calibrate`` a second zoo of the same recipe is built from another key
-    (``reference_zoo/``, resumable), the calibrated score is fitted on it
-    (:func:`calibrate_on_zoo`, written to ``calibration.json``) and scores the
-    headline zoo; the matching rate's metrics stay in the result
-    (``calibration["metrics_matching_rate"]``). ``reference``
-    (:data:`REFERENCE_DATA`) says what that zoo is trained on: ``"data"``, the
-    scenario's data, or ``"owner-labelled"``, domain samples labelled by the
-    owner (:func:`owner_labelled_data`; ``reference_zoo_owner_labelled/``), which
+    With ``calibrate`` (:data:`~tafa_jax.scenarios.REFERENCE_DATA`; ``None``: the
+    matching rate) a second zoo of the same recipe is built from another key
+    (resumable), the calibrated score is fitted on it (:func:`calibrate_on_zoo`,
+    written to ``calibration.json``) and scores the headline zoo; the matching
+    rate's metrics stay in the result (``calibration["metrics_matching_rate"]``).
+    ``calibrate`` says what that zoo is trained on: ``"data"``, the scenario's
+    data (``reference_zoo/``), or ``"owner-labelled"``, domain samples labelled
+    by the owner (:func:`owner_labelled_data`; ``reference_zoo_owner_labelled/``), which
     needs no data rows and keeps every copy it makes in the table, the utility
     filter's too (on owner-labelled samples every model errs more than on the
     data, so the filter measures the samples, not the attack;
@@ -481,18 +466,17 @@ def run_scenario(
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
     rule_gen = scenario.rule(rule)[0]  # a bad name fails before any training
-    if calibrate and (isinstance(calibration_keys, bool) or not _is_int(
-            calibration_keys) or int(calibration_keys) < 1):
+    if calibrate not in (None, *REFERENCE_DATA):  # all before any training
+        raise ValueError(f"calibrate must be None (the matching rate) or one of "
+                         f"{REFERENCE_DATA}, what the reference zoo is trained on; got "
+                         f"{calibrate!r}")
+    if calibrate and (isinstance(calibration_keys, bool)
+                      or not isinstance(calibration_keys, (int, np.integer))
+                      or calibration_keys < 1):
         raise ValueError(f"calibration_keys (--calibration-keys) must be an integer >= 1, "
                          f"the fingerprint sets the table pools; got {calibration_keys!r}")
-    if reference not in REFERENCE_DATA:
-        raise ValueError(f"unknown reference data {reference!r}; expected one of "
-                         f"{REFERENCE_DATA}")
-    if calibrate and reference == "owner-labelled" and (
-            scenario.utility_metric not in LABELLED_METRICS):
-        raise ValueError(f"the {scenario.name} scenario has no labels to draw for an "
-                         "owner-labelled reference zoo (a generative owner); calibrate on "
-                         "its data instead")
+    if calibrate == "owner-labelled":
+        check_metric(scenario.utility_metric)
     say = progress or (lambda msg, frac: None)
     out = Path(out_dir)
     key = jax.random.key(seed)
@@ -522,7 +506,7 @@ def run_scenario(
         t = time.perf_counter()
         say("building the reference zoo (calibration)", 0.7)
         ref_data, ref_dir = data, "reference_zoo"
-        if reference == "owner-labelled":
+        if calibrate == "owner-labelled":
             ref_data = owner_labelled_data(scenario, data.domain, data.split_sizes, net,
                                            params, utility, jax.random.fold_in(k_zoo, 2))
             ref_dir = "reference_zoo_owner_labelled"

@@ -344,32 +344,27 @@ def test_demo_and_run_pass_the_calibration_default_through(monkeypatch):
 
     monkeypatch.setattr(pipeline, "run_scenario", fake)
     for argv, want in (
-            (["demo"], (True, "owner-labelled", 3)),
-            (["demo", "--quick"], (False, "data", 3)),
-            (["demo", "--calibrate"], (True, "data", 3)),
-            (["demo", "--calibrate", "none"], (False, "data", 3)),
+            (["demo"], ("owner-labelled", 3)),
+            (["demo", "--quick"], (None, 3)),  # small zoos: the rate
+            (["demo", "--calibrate"], ("data", 3)),
+            (["demo", "--calibrate", "none"], (None, 3)),
+            (["demo", "--quick", "--calibrate", "data"], ("data", 3)),
             (["run", "--scenario", "warfarin", "--out", "x", "--calibration-keys", "5"],
-             (True, "owner-labelled", 5)),
+             ("owner-labelled", 5)),
             (["run", "--scenario", "warfarin", "--out", "x", "--zoo-size", "small"],
-             (False, "data", 3)),
-            (["run", "--scenario", "skin", "--out", "x"], (False, "data", 3))):
+             (None, 3)),
+            (["run", "--scenario", "skin", "--out", "x"], (None, 3)),
+            (["run", "--scenario", "fashion", "--out", "x"], (None, 3))):
         with pytest.raises(Called) as got:
             main(argv)
         kw = got.value.args[0]
-        assert (kw["calibrate"], kw["reference"], kw["calibration_keys"]) == want, argv
+        assert (kw["calibrate"], kw["calibration_keys"]) == want, argv
     assert build_parser().parse_args(["demo"]).calibration_keys == 3
 
 
 def test_the_calibration_default_and_its_refusals(tmp_path, capsys):
-    from tafa_jax.cli import _reference
     from tafa_jax.scenarios import FASHION
 
-    # warfarin's headline zoo is scored by the owner-labelled calibration unless told
-    assert _reference(WARFARIN, None, small=False) == "owner-labelled"
-    assert _reference(WARFARIN, None, small=True) is None  # small zoos: the rate
-    assert _reference(WARFARIN, "none", small=False) is None
-    assert _reference(WARFARIN, "data", small=True) == "data"
-    assert _reference(FASHION, None, small=False) is None
     # a generative owner has no labels to draw: refused before any training
     code = main(["run", "--scenario", "fashion", "--synthetic", "--calibrate", "owner-labelled",
                  "--out", str(tmp_path / "f")])
@@ -379,11 +374,14 @@ def test_the_calibration_default_and_its_refusals(tmp_path, capsys):
         main(["demo", "--calibrate", "bogus"])
     from tafa_jax.pipeline import run_scenario
 
-    with pytest.raises(ValueError, match="unknown reference data 'bogus'"):
-        run_scenario(WARFARIN, tmp_path / "w", calibrate=True, reference="bogus")
+    for bad in ("bogus", True):  # the reference data by name; True is not one
+        with pytest.raises(ValueError, match="calibrate must be None .* or one of"):
+            run_scenario(WARFARIN, tmp_path / "w", calibrate=bad)
     for bad in (0, 2.0, True):
         with pytest.raises(ValueError, match=r"calibration_keys \(--calibration-keys\) must"):
-            run_scenario(WARFARIN, tmp_path / "w", calibrate=True, calibration_keys=bad)
+            run_scenario(WARFARIN, tmp_path / "w", calibrate="data", calibration_keys=bad)
+    with pytest.raises(ValueError, match="no labels to draw"):
+        run_scenario(FASHION, tmp_path / "w", calibrate="owner-labelled")
     assert not (tmp_path / "w").exists()  # refused before anything was written
     with pytest.raises(ValueError, match="default_calibration 'owner-labelled' needs"):
         dataclasses.replace(FASHION, default_calibration="owner-labelled")

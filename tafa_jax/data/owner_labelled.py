@@ -34,6 +34,14 @@ LABELLED_METRICS = ("mae", "mse", "accuracy")
 SOURCE = "owner-labelled domain samples (no data rows)"
 
 
+def check_metric(metric: str) -> None:
+    """Raise ``ValueError`` unless ``metric`` is one whose owner has labels to draw."""
+    if metric not in LABELLED_METRICS:
+        raise ValueError(f"owner-labelled data needs a supervised utility metric "
+                         f"{LABELLED_METRICS}; got {metric!r} (a generative owner has no "
+                         "labels to draw: its reference zoo needs the scenario's data)")
+
+
 def owner_labels(net: Network, params: Params, x: np.ndarray, *, metric: str, utility: float,
                  key: jax.Array, batch_size: int = 1024) -> np.ndarray:
     """The owner's labels of ``x (n, *in)``, disturbed by its own error.
@@ -51,10 +59,7 @@ def owner_labels(net: Network, params: Params, x: np.ndarray, *, metric: str, ut
       ``float32 (n, out)`` for regression, ``int32 (n,)`` class indices for
       accuracy (the label layouts the scenarios' data take).
     """
-    if metric not in LABELLED_METRICS:
-        raise ValueError(f"owner-labelled data needs a supervised utility metric "
-                         f"{LABELLED_METRICS}; got {metric!r} (a generative owner has no "
-                         "labels to draw)")
+    check_metric(metric)
     u = float(utility)
     if not math.isfinite(u) or u < 0 or (metric == "accuracy" and u > 1):
         expect = "in [0, 1]" if metric == "accuracy" else ">= 0"
@@ -66,9 +71,11 @@ def owner_labels(net: Network, params: Params, x: np.ndarray, *, metric: str, ut
     if x.ndim < 2 or x.shape[0] < 1 or tuple(x.shape[1:]) != tuple(net.input_shape):
         raise ValueError(f"x must be (n >= 1, *{tuple(net.input_shape)}), the owner's input "
                          f"shape; got shape {x.shape}")
-    fwd = jax.jit(lambda xb: net.apply(params, xb))
-    out = np.concatenate([np.asarray(fwd(jnp.asarray(x[i:i + batch_size])))
-                          for i in range(0, x.shape[0], int(batch_size))])
+    # net.apply is compiled once per shape: pad the last chunk to the batch size
+    n, b = x.shape[0], min(int(batch_size), x.shape[0])
+    padded = np.concatenate([x, np.zeros((-n % b, *x.shape[1:]), np.float32)])
+    out = np.concatenate([np.asarray(net.apply(params, jnp.asarray(padded[i:i + b])))
+                          for i in range(0, padded.shape[0], b)])[:n]
     k_noise, k_swap = jax.random.split(key)
     if metric != "accuracy":
         sd = u * math.sqrt(math.pi / 2) if metric == "mae" else math.sqrt(u)

@@ -149,8 +149,7 @@ def file_digest(fps: FingerprintSet) -> str:
 def save(path: str | os.PathLike, fps: FingerprintSet) -> Path:
     """Write atomically, readable by its owner only (mode 0o600). Returns the path."""
     arrays = fps.arrays()
-    meta = {**fps.meta, "format": FORMAT, "version": VERSION}
-    meta["digest"] = content_digest(arrays, meta)
+    meta = {**fps.meta, "format": FORMAT, "version": VERSION, "digest": file_digest(fps)}
     blob = json.dumps(meta, sort_keys=True).encode()
     data = npz_bytes({**arrays, "meta_json": np.frombuffer(blob, np.uint8)})
     return atomic_write_bytes(path, data, mode=0o600)
