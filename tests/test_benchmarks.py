@@ -369,8 +369,8 @@ def test_owner_labelled_reference_rows_keep_flagged_copies_where_asked():
         for _ in range(2):
             support = np.concatenate([np.clip(rng.normal(17, 1, (6, 5)).round(), 0, 20),
                                       np.tile([17, 16, 2, 1, 0], (2, 1)),  # kink gone on 3
-                                      np.clip(rng.normal(7, 2, (8, 5))
-                                                                  .round(), 0, 20)]).astype(int)
+                                      np.clip(rng.normal(7, 2, (8, 5)).round(), 0, 20)]
+                                     ).astype(int)
             group = ["positive"] * 6 + ["excluded"] * 2 + ["negative"] * 8
             out.append({"support": support, "rate": (support >= 16).mean(-1),
                         "label": np.array([1] * 6 + [-1] * 2 + [0] * 8),
@@ -388,6 +388,9 @@ def test_owner_labelled_reference_rows_keep_flagged_copies_where_asked():
     ref = runs(flagged=True)
     kept = olr.with_excluded(ref)
     assert [list(r["label"][6:8]) for r in kept] == [[1, 1], [1, 1]]
+    # a flagged distilled copy stays out, as calibrate_on_zoo leaves it out
+    distilled = [{**r, "kind": np.where(np.arange(16) == 7, "distill", r["kind"])} for r in ref]
+    assert [list(r["label"][6:8]) for r in olr.with_excluded(distilled)] == [[1, -1], [1, -1]]
     assert list(ref[0]["label"][6:8]) == [-1, -1]  # the input is not changed
     test = [{**r, "digest": np.array([f"t{i}" for i in range(16)])} for r in runs(False)]
     refs = {"filtered": ref, "every copy": kept}

@@ -160,15 +160,18 @@ def test_a_mixture_round_trips_through_its_file_and_old_files_still_load(tmp_pat
     (tmp_path / "nomix.json").write_text(json.dumps(body))
     with pytest.raises(ValueError, match="exactly when the model is a mixture"):
         load_calibration(tmp_path / "nomix.json")
-    # a version-1 file (a pooled table, before mixtures) still loads
-
-    old = json.loads(save_calibration(tmp_path / "p.json", fit_calibration(
-        copies, independent, 20)).read_text())
+    # a version-1 file (a pooled table, before mixtures: no model in its meta) still loads
+    pooled = fit_calibration(copies, independent, 20)
+    old = json.loads(save_calibration(tmp_path / "p.json", pooled).read_text())
     old.pop("digest")
     old["version"] = 1
+    del old["meta"]["model"]
     old["digest"] = _digest(old)
     (tmp_path / "old.json").write_text(json.dumps(old))
-    assert not load_calibration(tmp_path / "old.json").mixture
+    v1 = load_calibration(tmp_path / "old.json")
+    assert not v1.mixture and "model" not in v1.meta
+    np.testing.assert_allclose(calibrated_score(independent, v1),
+                               calibrated_score(independent, pooled))
 
 
 def test_bad_inputs_are_refused_with_what_was_expected():
