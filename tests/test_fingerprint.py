@@ -227,7 +227,7 @@ def test_resnet_with_maxpool_and_batchnorm():
     p = net.init(jax.random.key(0))
     _, p = nets.train_apply(net, p, jax.random.uniform(jax.random.key(1), (8, 16, 16, 3)))
     f = generate(net, p, image_domain((16, 16, 3)), GenerationConfig(
-        n_pairs=3, n_candidates=32, distances=(0.002,), grid=16, chunk=32), jax.random.key(2))
+        n_pairs=3, n_candidates=128, distances=(0.002,), grid=16, chunk=32), jax.random.key(2))
     pat = np.asarray(net.pattern(p, jnp.asarray(f.probes.reshape(-1, 16, 16, 3)))).reshape(
         3, 3, -1)
     assert ((pat[:, 0] != pat[:, 2]).sum(-1) == 1).all()  # switches included in the pattern
