@@ -438,3 +438,24 @@ def test_fixture_calibration_rules_exist_and_its_table_says_which_data():
     assert "only 12 usable pairs" in failed
     assert "| v | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.500 ± 0.100 | 0.20 | - | prune 0.4 (0.30) |" \
         in md
+
+
+def test_staged_search_benchmark_agrees_and_writes_its_table(tmp_path):
+    import staged_search
+
+    from tafa_jax.scenarios import WARFARIN
+
+    case = staged_search.run_case(WARFARIN, 256, repeats=1, seed=0)
+    assert case["valid_identical"] and case["valid_lines"] >= 1  # real owner, real data
+    assert case["compiled_programs"] == {"one_stage": 1, "staged": 2}
+    assert case["bend_max_rel_diff"] < 1e-4 and _positive(case["speedup"])
+    _check_timing(case["one_stage"])
+    _check_timing(case["staged"])
+    md = staged_search.to_markdown({"machine": staged_search.machine_info(None),
+                                    "cases": [case]})
+    assert "| warfarin |" in md and "256 x 20 x 41" in md
+    for bad in (["--lines", "skin=x"], ["--lines", "cats=3"], ["--scenarios", "mnist"],
+                ["--repeats", "0"]):
+        with pytest.raises(SystemExit):
+            staged_search.main([*bad, "--out", str(tmp_path)])
+    assert not list(tmp_path.iterdir())  # refused before any work

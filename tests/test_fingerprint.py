@@ -147,6 +147,36 @@ def test_search_can_leave_probes_out_and_they_are_recomputed_for_kept_lines(owne
                                rtol=1e-4, atol=1e-6)
 
 
+def test_staged_profile_search_gives_the_one_stage_result(owner):
+    # long profile lines in a box: some are clean at the centre but leave the box
+    # further out, so the second stage's domain check decides them
+    net, params, domain = owner
+    cfg = SearchConfig(distance=1.0, grid=24, probes=9, siblings=2, spread=0.3,
+                       line_length=2.0)
+    one = search(net, params, domain, cfg, jax.random.key(5), 256, chunk=64)
+    before = compile_count(net, domain, cfg, 64, keep_probes=False)
+    staged = search(net, params, domain, cfg, jax.random.key(5), 256, chunk=64,
+                    keep_probes=False)
+    assert compile_count(net, domain, cfg, 64, keep_probes=False) - before <= 2
+    search(net, params, domain, cfg, jax.random.key(6), 256, chunk=64, keep_probes=False)
+    assert compile_count(net, domain, cfg, 64, keep_probes=False) == max(before, 2)
+    inside = np.asarray(domain.contains(one.probes.reshape(-1, 8))).reshape(256, 2, 9)
+    centre_only = one.has_flip & inside[:, :, 3:6].all(axis=(1, 2)) & ~inside.all(axis=(1, 2))
+    assert centre_only.sum() > 0 and one.valid.sum() > 5  # both outcomes occur
+    np.testing.assert_array_equal(staged.valid, one.valid)
+    ok = one.valid
+    np.testing.assert_allclose(staged.bend[ok], one.bend[ok], rtol=1e-5, atol=1e-6)
+    assert np.isnan(staged.bend[~ok & ~inside[:, :, 3:6].all(axis=(1, 2))]).all()
+    for name in ("neuron", "center", "direction", "margin", "steepness", "kink"):
+        np.testing.assert_allclose(np.asarray(getattr(staged, name))[ok],
+                                   np.asarray(getattr(one, name))[ok], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    for bad in ({}, {"keep_probes": False, "cfg": dataclasses.replace(cfg, probes=3)}):
+        with pytest.raises(ValueError, match="a staged search needs profile lines"):
+            search(net, params, domain, bad.get("cfg", cfg), jax.random.key(5), 64, chunk=64,
+                   keep_probes=bad.get("keep_probes", True), staged=True)
+
+
 def test_file_round_trip_permissions_and_tampering(fps, tmp_path):
     path = save(tmp_path / "fp.npz", fps)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
