@@ -4,6 +4,7 @@ The public API is what this module names; everything else is private.
 """
 
 from tafa_jax._version import __version__
+from tafa_jax.compile_cache import enable_compile_cache
 from tafa_jax.nets import (
     Network,
     critic,
@@ -19,6 +20,6 @@ from tafa_jax.nets import (
 )
 
 __all__ = [
-    "Network", "__version__", "critic", "generator", "mlp", "params_digest", "resnet18",
-    "small_cnn", "stack", "stack_init", "unstack", "zoo_apply",
+    "Network", "__version__", "critic", "enable_compile_cache", "generator", "mlp",
+    "params_digest", "resnet18", "small_cnn", "stack", "stack_init", "unstack", "zoo_apply",
 ]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tafa_jax import compile_cache as _cc
 from tafa_jax._version import __version__
 
 
@@ -539,6 +541,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     _rule_arg(s, default="pairs")
     s.set_defaults(fn=cmd_sweep)
+    for cmd in sub.choices.values():  # every command, after its name
+        cmd.add_argument(
+            "--compile-cache", nargs="?", const="", default=None, metavar="DIR",
+            help="keep compiled programs in DIR (default ~/.cache/tafa-jax/xla) and reuse "
+                 f"them in later runs; also ${_cc.ENV}=DIR. A private directory: JAX "
+                 "runs what it loads from there")
     return p
 
 
@@ -549,6 +557,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        cache = args.compile_cache if args.compile_cache is not None else (
+            os.environ.get(_cc.ENV) or None)
+        if cache is not None:
+            _cc.enable_compile_cache(cache)
         return int(args.fn(args))
     except (UserError, ValueError, FileNotFoundError, NotImplementedError) as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
