@@ -459,3 +459,15 @@ def test_staged_search_benchmark_agrees_and_writes_its_table(tmp_path):
         with pytest.raises(SystemExit):
             staged_search.main([*bad, "--out", str(tmp_path)])
     assert not list(tmp_path.iterdir())  # refused before any work
+
+
+def test_key_selection_criteria_read_the_reference_run():
+    import key_selection
+
+    run = {"label": np.array([1, 1, 0, 0, -1]), "rate": np.array([0.9, 0.6, 0.2, 0.1, 0.8])}
+    assert key_selection.criterion(run, "rate margin") == pytest.approx(0.6 - 0.2)
+    assert key_selection.criterion(run, "rate ARUC") > 0.3  # separable: positive
+    worse = {**run, "rate": np.array([0.9, 0.1, 0.2, 0.1, 0.8])}
+    assert key_selection.criterion(worse, "rate margin") < 0
+    assert key_selection.criterion(worse, "rate ARUC") < key_selection.criterion(
+        run, "rate ARUC")
