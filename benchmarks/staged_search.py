@@ -51,7 +51,7 @@ def owner_of(scenario: Scenario, seed: int) -> tuple[Network, Any, Domain, str]:
     if scenario is WARFARIN:
         data = load_data(WARFARIN, seed=seed)
         net, params, mae = train_owner(WARFARIN, data, jax.random.key(seed))
-        return net, params, data.domain, f"trained on {data.source} (test MAE {mae:.2f})"
+        return net, params, data.domain, f"trained on the IWPC data (test MAE {mae:.2f})"
     from tafa_jax.data import image_domain, noise_domain
 
     net = network_from_spec(scenario.owner_spec)
@@ -99,7 +99,8 @@ def run_case(scenario: Scenario, n_lines: int | None, repeats: int, seed: int) -
 def to_markdown(result: dict) -> str:
     mi = result["machine"]
     lines = ["# Profile-line search: one stage or two", "",
-             f"`python benchmarks/staged_search.py` on {mi['cpu_model']} "
+             f"`{result.get('command', 'python benchmarks/staged_search.py')}` on "
+             f"{mi['cpu_model']} "
              f"({mi['cpu_cores_available']} cores), JAX {mi['versions']['jax']} on "
              f"{mi['jax_backend']}. Times are medians over warm runs; the speed-up is "
              "the median of back-to-back (one stage / staged) pairs. Fashion's and "
@@ -154,7 +155,8 @@ def main(argv=None) -> int:
         print(f"{name}: one stage {c['one_stage']['median_s']:.2f} s, staged "
               f"{c['staged']['median_s']:.2f} s, speed-up {c['speedup']:.1f}x, "
               f"valid {c['valid_lines']} identical={c['valid_identical']}", flush=True)
-    result = {"machine": machine_info(None), "cases": cases}
+    result = {"machine": machine_info(None), "cases": cases, "command": " ".join(
+        ["python benchmarks/staged_search.py", *(argv if argv is not None else sys.argv[1:])])}
     out = Path(args.out)
     stem = "staged_search" + ("_quick" if args.quick else "")
     write_json(out / f"{stem}.json", result)

@@ -545,8 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--compile-cache", nargs="?", const="", default=None, metavar="DIR",
             help="keep compiled programs in DIR (default ~/.cache/tafa-jax/xla) and reuse "
-                 f"them in later runs; also ${_cc.ENV}=DIR. A private directory: JAX "
-                 "runs what it loads from there")
+                 f"them in later runs; also ${_cc.ENV}=DIR. Write --compile-cache=DIR "
+                 "before a positional argument. A private directory: JAX runs what it "
+                 "loads from there")
     return p
 
 

@@ -9,7 +9,9 @@ program. Measured on two CPU cores, `tafa-jax demo --compile-cache DIR` took
 "Compile cache").
 
 The cache holds compiled code that JAX runs when it loads it, so it must be
-private: a directory that another user can write to is refused.
+private: the directory (symbolic links resolved) must belong to the user, and
+neither it nor any directory above it may be writable by other users (a
+sticky directory such as ``/tmp`` is allowed above it, as ssh allows).
 """
 
 from __future__ import annotations
@@ -27,34 +29,49 @@ def default_dir() -> Path:
     return Path(base) / "tafa-jax" / "xla"
 
 
+def _check_private(p: Path) -> None:
+    """Refuse ``p`` (resolved) unless it is ours and nobody else can change what it
+    holds: it and every directory above it are owned by us or root, and none is
+    writable by group or others, except sticky ones above it."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    for i, d in enumerate([p, *p.parents]):
+        st = d.stat()
+        mode = stat.S_IMODE(st.st_mode)
+        if uid is not None and st.st_uid not in ((uid,) if i == 0 else (uid, 0)):
+            who = "belongs to another user" if i == 0 else f"lies in {d}, owned by another user"
+            raise ValueError(f"the compile cache {p} {who}; JAX runs the programs it loads "
+                             "from there: use a directory of your own")
+        if mode & (stat.S_IWGRP | stat.S_IWOTH) and (i == 0 or not mode & stat.S_ISVTX):
+            where = "is" if i == 0 else f"lies in {d}, which is"
+            raise ValueError(f"the compile cache {p} {where} writable by other users (mode "
+                             f"{mode:o}); JAX runs the programs it loads from there: use a "
+                             "private directory (chmod 700)")
+
+
 def enable_compile_cache(path: str | os.PathLike | None = None) -> Path:
     """Keep every compiled program of this process in ``path`` (default
     :func:`default_dir`), and load them from there in later processes.
 
     Call it before the work it should speed up. It is created private (mode 700)
-    when missing.
+    when missing; JAX is given the resolved path.
 
     Returns:
-      The cache directory.
+      The cache directory, resolved.
 
     Raises:
-      ValueError: ``path`` is not a directory, or other users can write to it.
+      ValueError: ``path`` is not a directory, cannot be created or read, or is
+        not private (module doc).
     """
-    p = Path(path).expanduser() if path not in (None, "") else default_dir()
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"the compile cache must be a directory; {p} is a file")
     try:
+        p = Path(path).expanduser() if path not in (None, "") else default_dir()
+        if p.exists() and not p.is_dir():
+            raise ValueError(f"the compile cache must be a directory; {p} is a file")
         p.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as err:
-        raise ValueError(f"cannot create the compile cache directory {p}: {err}") from err
-    st = p.stat()
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ValueError(f"the compile cache {p} is writable by other users (mode "
-                         f"{stat.S_IMODE(st.st_mode):o}); JAX runs the programs it loads "
-                         "from there: use a private directory (chmod 700)")
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        raise ValueError(f"the compile cache {p} belongs to another user; JAX runs the "
-                         "programs it loads from there: use a directory of your own")
+        p = p.resolve(strict=True)
+        _check_private(p)
+    except (OSError, RuntimeError) as err:  # permissions, ~nosuchuser
+        raise ValueError(f"cannot use {path or default_dir()} as the compile cache: "
+                         f"{err}") from err
     import jax  # here: the CLI imports this module before it needs JAX
     from jax.experimental.compilation_cache import compilation_cache
 

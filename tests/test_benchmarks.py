@@ -445,7 +445,7 @@ def test_staged_search_benchmark_agrees_and_writes_its_table(tmp_path):
 
     from tafa_jax.scenarios import WARFARIN
 
-    case = staged_search.run_case(WARFARIN, 256, repeats=1, seed=0)
+    case = staged_search.run_case(WARFARIN, 2048, repeats=1, seed=0)  # one padded chunk
     assert case["valid_identical"] and case["valid_lines"] >= 1  # real owner, real data
     assert case["compiled_programs"] == {"one_stage": 1, "staged": 2}
     assert case["bend_max_rel_diff"] < 1e-4 and _positive(case["speedup"])
@@ -453,7 +453,7 @@ def test_staged_search_benchmark_agrees_and_writes_its_table(tmp_path):
     _check_timing(case["staged"])
     md = staged_search.to_markdown({"machine": staged_search.machine_info(None),
                                     "cases": [case]})
-    assert "| warfarin |" in md and "256 x 20 x 41" in md
+    assert "| warfarin |" in md and "2048 x 20 x 41" in md
     for bad in (["--lines", "skin=x"], ["--lines", "cats=3"], ["--scenarios", "mnist"],
                 ["--repeats", "0"]):
         with pytest.raises(SystemExit):

@@ -43,25 +43,46 @@ def test_every_small_program_is_kept_and_found_again(tmp_path):
 
 def test_the_cli_option_and_the_environment_enable_it(tmp_path):
     missing = tmp_path / "no-report"
-    for how, env in ((["--compile-cache", str(tmp_path / "a")], None),
-                     ([], {ENV: str(tmp_path / "b")})):
-        run = _python("import sys; from tafa_jax.cli import main; "
-                      f"sys.exit(main(['report', {str(missing)!r}, *{how!r}]))", env)
+    show = ("import sys, jax; from tafa_jax.cli import main; rc = main(['report', "
+            f"{str(missing)!r}, *sys.argv[1:]]); "
+            "print(jax.config.jax_compilation_cache_dir); sys.exit(rc)")
+    for how, env, want in ((["--compile-cache", str(tmp_path / "a")], None, "a"),
+                           ([], {ENV: str(tmp_path / "b")}, "b"),
+                           ([f"--compile-cache={tmp_path / 'c'}"], {ENV: str(tmp_path / "b")},
+                            "c")):  # the option beats the environment
+        run = subprocess.run([sys.executable, "-c", show, *how], capture_output=True,
+                             text=True, timeout=300, env={**os.environ, **(env or {})})
         assert run.returncode == 2  # the report is missing; the cache came first
-        assert (tmp_path / ("a" if env is None else "b")).is_dir()
+        assert run.stdout.strip() == str((tmp_path / want).resolve()), run.stderr
 
 
 def test_unsafe_or_wrong_paths_are_refused(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
+    loose = tmp_path / "loose"  # a private leaf in a directory others can write to
+    (loose / "inner").mkdir(parents=True, mode=0o700)
+    loose.chmod(0o777)
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    for path, msg in ((shared, "writable by other users"), (a_file, "is a file")):
+    for path, msg in ((shared, "writable by other users"), (a_file, "is a file"),
+                      (loose / "inner", f"lies in {loose}, which is writable"),
+                      ("~nosuchuser-tafa/x", "cannot use ~nosuchuser-tafa/x")):
         run = _python("import sys; from tafa_jax.cli import main; "
                       f"sys.exit(main(['report', 'x', '--compile-cache', {str(path)!r}]))")
         assert run.returncode == 2 and msg in run.stderr, run.stderr
         assert "Traceback" not in run.stderr
+
+
+def test_a_symlink_is_resolved_and_a_sticky_parent_allowed(tmp_path):
+    sticky = tmp_path / "sticky"
+    (sticky / "mine").mkdir(parents=True, mode=0o700)
+    sticky.chmod(0o1777)  # as /tmp
+    link = tmp_path / "link"
+    link.symlink_to(sticky / "mine")
+    run = _python(f"import tafa_jax; print(tafa_jax.enable_compile_cache({str(link)!r}))")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str((sticky / "mine").resolve())  # JAX gets the target
 
 
 def test_default_dir_follows_xdg(monkeypatch, tmp_path):

@@ -26,13 +26,17 @@ For each candidate line ``x(t) = x0 + t*u`` the search
    16384). For those alone, a second program evaluates all ``P`` probes: the
    owner's bend statistic, which is normalised over the whole line, and the
    domain and finiteness checks of the far probes. The result is that of one
-   stage: the same ``valid``, and the same ``bend`` on valid lines. Warfarin's
-   rule (16384 lines of 20 x 41 probes) ran 4.9 times faster on two CPU cores
+   stage up to float32 rounding (the two programs batch the forward passes
+   differently, so a decision exactly at a threshold could differ): the same
+   ``valid`` and ``bend`` on valid lines in every case measured. Warfarin's
+   rule (16384 lines of 20 x 41 probes) ran 5.1 times faster on two CPU cores
    (``benchmarks/staged_search.py``).
 
 Line ``i`` draws its randomness from ``fold_in(key, i)``, so results do not
 depend on the chunk size. All shapes inside a chunk are static: one compile per
-(network, domain, config, chunk) and no recompiles across chunks.
+(network, domain, config, chunk), plus in a staged search one of the second
+stage's program per batch size (``chunk // 8`` lines; none when no line is
+valid at the centre), and no recompiles across chunks.
 """
 
 from __future__ import annotations
@@ -122,7 +126,7 @@ class Candidates(NamedTuple):
     outputs: Float[Array, "C T P O"] | None  # owner's outputs on the probes, flattened
     margin: Float[Array, "C T"]  # distance along v from c to the nearest other boundary
     steepness: Float[Array, "C T"]  # ||grad_x z_k(c)||
-    bend: Float[Array, "C T"]  # owner's 3-probe bend statistic
+    bend: Float[Array, "C T"]  # owner's bend statistic (NaN off valid lines if staged)
     kink: Float[Array, "C T"]  # size of the owner's slope jump across the boundary along v
 
 
@@ -373,8 +377,13 @@ def search(
             progress(done)
     cands = Candidates(*[None if xs[0] is None else np.concatenate(xs) for xs in zip(*parts)])
     if staged:
-        cands = _complete_profiles(net, params, dkey, cfg, cands, max(1, int(chunk) // 8))
+        cands = _complete_profiles(net, params, dkey, cfg, cands, _stage2_batch(chunk))
     return cands
+
+
+def _stage2_batch(chunk: int) -> int:
+    """Lines per call of a staged search's second program: an eighth of a chunk."""
+    return max(1, int(chunk) // 8)
 
 
 def _staged(cfg: SearchConfig, keep_probes: bool, staged: bool | None) -> bool:
@@ -397,9 +406,9 @@ def _complete_profiles(net: Network, params: Params, dkey: str, cfg: SearchConfi
     per call of one compiled program.
     """
     which = np.flatnonzero(cands.valid)
-    bend = np.full(np.shape(cands.margin), np.nan, np.float32)
+    bend = np.full(np.shape(cands.margin), np.nan, np.asarray(cands.kink).dtype)
     valid = np.asarray(cands.valid).copy()
-    program = _profile_program(net, dkey, cfg)
+    program = _profile_program(net, dkey, cfg, batch)
     for s in range(0, which.size, batch):
         rows = which[s:s + batch]
         padded = np.concatenate([rows, np.repeat(rows[-1:], batch - rows.size)])
@@ -411,11 +420,12 @@ def _complete_profiles(net: Network, params: Params, dkey: str, cfg: SearchConfi
 
 
 @functools.lru_cache(maxsize=64)
-def _profile_program(net: Network, dkey: str, cfg: SearchConfig):
-    """``(params, centres (B, T, D), directions (B, T, D)) -> (bend (B, T), ok (B,))``:
-    the owner's profile statistic at the crossing of each line, and whether every
-    probe of the group lies in the domain with finite outputs (the one-stage
-    search's formulas)."""
+def _profile_program(net: Network, dkey: str, cfg: SearchConfig, batch: int):
+    """``(params, centres (B, T, D), directions (B, T, D)) -> (bend (B, T), ok (B,))``
+    for ``B = batch`` lines (``batch`` is in the cache key, so :func:`compile_count`
+    counts this batch size only): the owner's profile statistic at the crossing of
+    each line, and whether every probe of the group lies in the domain with finite
+    outputs (the one-stage search's formulas)."""
     domain = _search_domain(dkey, cfg)
     P, m, half = cfg.probes, cfg.probes // 2, cfg.distance / 2
     offsets = jnp.linspace(-1.0, 1.0, P, dtype=jnp.float32)
@@ -471,4 +481,5 @@ def compile_count(net: Network, domain: Domain, cfg: SearchConfig, chunk: int,
     staged = _staged(cfg, keep_probes, staged)
     dkey = domain_key(domain)
     n = _chunk_program(net, dkey, cfg, int(chunk), staged)._cache_size()
-    return n + (_profile_program(net, dkey, cfg)._cache_size() if staged else 0)
+    return n + (_profile_program(net, dkey, cfg, _stage2_batch(chunk))._cache_size()
+                if staged else 0)
