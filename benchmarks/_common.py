@@ -170,6 +170,22 @@ def xla_flops(fn: Callable, *args) -> float | None:
     return float(flops) if flops is not None and math.isfinite(flops) and flops > 0 else None
 
 
+def paired_ratios(num: Callable[[], Any], den: Callable[[], Any], repeats: int
+                  ) -> tuple[list[float], Any, Any]:
+    """``num()`` then ``den()`` timed back to back ``repeats`` times (each result
+    blocked on): the time ratios ``num / den``, and the last results of each. This
+    machine switches speed between runs; a pair shares one mode, where two
+    separately timed medians may not."""
+    ratios, a, b = [], None, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a = jax.block_until_ready(num())
+        t1 = time.perf_counter()
+        b = jax.block_until_ready(den())
+        ratios.append((t1 - t0) / (time.perf_counter() - t1))
+    return ratios, a, b
+
+
 def ratio(num: float | None, den: float | None) -> float | None:
     return None if num is None or den is None or den <= 0 else num / den
 

@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from benchmarks._common import random_params, ratio, sample_domain, timeit
+from benchmarks._common import paired_ratios, random_params, ratio, sample_domain, timeit
 from tafa_jax import nets
 from tafa_jax.data import Domain
 from tafa_jax.fingerprint import GenerationConfig, SearchConfig, generate, search
@@ -77,15 +77,7 @@ def run_case(case: GenCase, repeats: int, seed: int) -> dict[str, Any]:
         return [fwd(owner, pts) for _ in range(n_chunks)]
 
     t_fwd = timeit(run_forward, reps, min_total_s=0.0)
-    # the ratio from back-to-back pairs: this machine switches speed between runs, and
-    # a pair shares one mode, where two separately timed medians may not
-    paired = []
-    for _ in range(max(reps, 3)):
-        ts = time.perf_counter()
-        jax.block_until_ready(run_search())
-        tf = time.perf_counter()
-        jax.block_until_ready(run_forward())
-        paired.append((tf - ts) / (time.perf_counter() - tf))
+    paired = paired_ratios(run_search, run_forward, max(reps, 3))[0]
     out: dict[str, Any] = {
         "architecture": net.name, "input_shape": list(net.input_shape),
         "num_params": net.num_params(owner), "distance": case.distance, "link": case.link,

@@ -42,7 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calibrated_score import _fit  # noqa: E402
-from design_study import owner_and_zoos, spread_of, study_result, write_result  # noqa: E402
+from design_study import (  # noqa: E402
+    owner_and_zoos,
+    spread_of,
+    study_parser,
+    study_result,
+    write_result,
+)
 from owner_labelled_reference import with_excluded  # noqa: E402
 from profile_scorer import run_metrics, zoo_runs  # noqa: E402
 
@@ -56,22 +62,27 @@ CRITERIA = ("first", "rate ARUC", "rate margin", "calibrated ARUC",
             "other real zoo (needs data)", "oracle")
 
 
+def _rate_aruc(label: np.ndarray, rate: np.ndarray) -> float:
+    return float(summarize(rate[label == 1], rate[label == 0])["aruc"])
+
+
+def _rate_margin(label: np.ndarray, rate: np.ndarray) -> float:
+    return float(rate[label == 1].min() - rate[label == 0].max())
+
+
+RATE_CRITERIA = {"rate ARUC": _rate_aruc, "rate margin": _rate_margin}
+
+
 def criterion(run: dict, name: str) -> float:
-    """A candidate key's merit on the reference zoo's run (copies labelled 1)."""
-    label, rate = run["label"], run["rate"]
-    if name == "rate ARUC":
-        return float(summarize(rate[label == 1], rate[label == 0])["aruc"])
-    return float(rate[label == 1].min() - rate[label == 0].max())  # rate margin
+    """A candidate key's merit on the reference zoo's run (copies labelled 1) by
+    one of :data:`RATE_CRITERIA`."""
+    return RATE_CRITERIA[name](run["label"], run["rate"])
 
 
 def main(argv=None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--out", default="benchmarks/results")
+    ap = study_parser(__doc__ or "", quick="small zoos, 2 runs of 2 keys")
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--candidates", type=int, default=4)
-    ap.add_argument("--quick", action="store_true", help="small zoos, 2 runs of 2 keys")
     args = ap.parse_args(argv)
     if args.runs < 1 or args.candidates < 1:
         ap.error("--runs and --candidates must be >= 1")
@@ -125,7 +136,7 @@ def main(argv=None) -> int:
                          "oracle": lambda i, n=name: scored[n][i]["aruc"],
                          "calibrated ARUC": lambda i: on_ref[i],
                          "other real zoo (needs data)": lambda i, o=other: scored[o][i]["aruc"]
-                         }.get(c, lambda i, c=c: criterion(ref[i], c))
+                         }.get(c, lambda i, c=c: criterion(ref[i], c))  # RATE_CRITERIA
                 pick = max(cands, key=merit)
                 per[c].append({**scored[name][pick], "key": pick})
         rows = []

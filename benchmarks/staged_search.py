@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import machine_info, random_params, timeit  # noqa: E402
+from benchmarks._common import machine_info, paired_ratios, random_params, timeit  # noqa: E402
 from tafa_jax.bend import default_link  # noqa: E402
 from tafa_jax.data import Domain  # noqa: E402
 from tafa_jax.fingerprint import search  # noqa: E402
@@ -75,13 +74,7 @@ def run_case(scenario: Scenario, n_lines: int | None, repeats: int, seed: int) -
     one_t, two_t = timeit(run(False), repeats, min_total_s=0.0), timeit(
         run(True), repeats, min_total_s=0.0)
     compiled = {s: compile_count(net, domain, cfg, gcfg.chunk, False, s) for s in (False, True)}
-    paired = []  # back-to-back pairs: this machine changes speed between runs
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        one = run(False)()
-        t1 = time.perf_counter()
-        two = run(True)()
-        paired.append((t1 - t0) / (time.perf_counter() - t1))
+    paired, one, two = paired_ratios(run(False), run(True), repeats)
     ok = np.asarray(one.valid)
     rel = np.abs(two.bend[ok] - one.bend[ok]) / np.maximum(np.abs(one.bend[ok]), 1e-6)
     return {

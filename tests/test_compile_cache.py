@@ -16,9 +16,10 @@ import pytest
 from tafa_jax.compile_cache import ENV, default_dir
 
 
-def _python(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, **(env or {})})
+def _python(code: str, env: dict | None = None, args: tuple[str, ...] = ()
+            ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
 
 
 def test_every_small_program_is_kept_and_found_again(tmp_path):
@@ -32,7 +33,7 @@ def test_every_small_program_is_kept_and_found_again(tmp_path):
             "print(len(hits))")
     first = _python(code)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.split() == [str(cache), "0"]
+    assert first.stdout.split() == [str(cache.resolve()), "0"]
     assert oct(cache.stat().st_mode & 0o777) == "0o700"
     # a program compiled in milliseconds: JAX's default (one second) would keep nothing
     assert any(cache.iterdir()), "nothing was cached"
@@ -46,12 +47,11 @@ def test_the_cli_option_and_the_environment_enable_it(tmp_path):
     show = ("import sys, jax; from tafa_jax.cli import main; rc = main(['report', "
             f"{str(missing)!r}, *sys.argv[1:]]); "
             "print(jax.config.jax_compilation_cache_dir); sys.exit(rc)")
-    for how, env, want in ((["--compile-cache", str(tmp_path / "a")], None, "a"),
-                           ([], {ENV: str(tmp_path / "b")}, "b"),
-                           ([f"--compile-cache={tmp_path / 'c'}"], {ENV: str(tmp_path / "b")},
+    for how, env, want in ((("--compile-cache", str(tmp_path / "a")), None, "a"),
+                           ((), {ENV: str(tmp_path / "b")}, "b"),
+                           ((f"--compile-cache={tmp_path / 'c'}",), {ENV: str(tmp_path / "b")},
                             "c")):  # the option beats the environment
-        run = subprocess.run([sys.executable, "-c", show, *how], capture_output=True,
-                             text=True, timeout=300, env={**os.environ, **(env or {})})
+        run = _python(show, env, how)
         assert run.returncode == 2  # the report is missing; the cache came first
         assert run.stdout.strip() == str((tmp_path / want).resolve()), run.stderr
 

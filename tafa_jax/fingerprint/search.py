@@ -135,6 +135,22 @@ def domain_key(domain: Domain) -> str:
     return json.dumps(domain.to_json(), sort_keys=True)
 
 
+def _line_probes(cs: jax.Array, vt: jax.Array, offsets: jax.Array, half) -> jax.Array:
+    """Probes ``c + s * (d/2) * v`` ``(n, Q, D)`` of lines with centres and unit
+    directions ``(n, D)``, at offsets ``s`` ``(Q,)``: one formula for every program,
+    so the programs agree bit for bit on the probes."""
+    return cs[:, None, :] + offsets[None, :, None] * half * vt[:, None, :]
+
+
+def _probes_ok(domain: Domain, probes: jax.Array, y: jax.Array,
+               shape: tuple[int, ...]) -> jax.Array:
+    """``(n,)``: every probe ``(n, Q, D)`` of a line in the domain, every output
+    ``(n, Q, O)`` finite."""
+    n, q = probes.shape[:2]
+    return (jnp.all(domain.contains(probes.reshape(n, q, *shape)), axis=-1)
+            & jnp.all(jnp.isfinite(y), axis=(-1, -2)))
+
+
 def _search_domain(dkey: str, cfg: SearchConfig) -> Domain:
     domain = Domain.from_json(json.loads(dkey))
     if cfg.move_binary and domain.binary_mask is not None:
@@ -289,7 +305,7 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int,
         centre = centre_only and P > 3  # probes m-1, m, m+1 only
         offs = offsets[m - 1:m + 2] if centre else offsets
         Q = offs.shape[0]
-        probes = cs[:, None, :] + offs[None, :, None] * half * vt[:, None, :]  # (n, Q, D)
+        probes = _line_probes(cs, vt, offs, half)  # (n, Q, D)
         y, _, pat_p = forward_full(net, params, as_batch(probes))
         y = y.reshape(n, Q, -1)
         pat_p = pat_p.reshape(n, Q, -1)
@@ -308,8 +324,7 @@ def _chunk_program(net: Network, dkey: str, cfg: SearchConfig, chunk: int,
         # the centre probe itself, so its second difference holds the whole jump)
         step = 2 * half / (P - 1)
         kink = jnp.linalg.norm(second_differences(yl)[:, mq - 1], axis=-1) / step
-        in_domain = jnp.all(domain.contains(probes.reshape(n, Q, *shape)), axis=-1)
-        ok = clean & in_domain & jnp.all(jnp.isfinite(y), axis=(-1, -2))
+        ok = clean & _probes_ok(domain, probes, y, shape)
         valid = has_flip & jnp.all(ok.reshape(chunk, T), axis=1)
 
         def per_group(a):
@@ -433,13 +448,11 @@ def _profile_program(net: Network, dkey: str, cfg: SearchConfig, batch: int):
     def run(params: Params, cs: jax.Array, vt: jax.Array):
         b, t, dim = cs.shape
         cs, vt = cs.reshape(b * t, dim), vt.reshape(b * t, dim)
-        probes = cs[:, None, :] + offsets[None, :, None] * half * vt[:, None, :]
+        probes = _line_probes(cs, vt, offsets, half)
         y, _, _ = forward_full(net, params, probes.reshape((-1, *net.input_shape)))
         y = y.reshape(b * t, P, -1)
         bend = profile_statistic(inverse_link(y, cfg.link))[:, m - 1]
-        in_domain = jnp.all(domain.contains(probes.reshape(b * t, P, *net.input_shape)),
-                            axis=-1)
-        ok = in_domain & jnp.all(jnp.isfinite(y), axis=(-1, -2))
+        ok = _probes_ok(domain, probes, y, net.input_shape)
         return bend.reshape(b, t), jnp.all(ok.reshape(b, t), axis=1)
 
     return jax.jit(run)
@@ -466,7 +479,7 @@ def _probe_program(net: Network, n_probes: int):
     offsets = jnp.linspace(-1.0, 1.0, n_probes, dtype=jnp.float32)
 
     def run(params: Params, cs: jax.Array, vt: jax.Array, half: jax.Array):
-        probes = cs[:, None, :] + offsets[None, :, None] * half * vt[:, None, :]
+        probes = _line_probes(cs, vt, offsets, half)
         y, _, _ = forward_full(net, params, probes.reshape((-1, *net.input_shape)))
         return probes, y
 
