@@ -17,6 +17,8 @@ every rule; each rule's count is recorded).
 
     python benchmarks/fixture_calibration.py --scenario fashion --synthetic
     python benchmarks/fixture_calibration.py --scenario skin --synthetic --keys 2 --candidates 2048
+    python benchmarks/fixture_calibration.py --scenario skin --run-dir RUN --keys 2
+        # a finished `tafa-jax run --calibrate data --out RUN`: its zoo and reference zoo
 
 With 3 (fashion) or 4 (skin) independent models per zoo, a table's independent
 side rests on 60-80 groups and each ARUC on 3-4 negatives: these rank scores on
@@ -58,13 +60,15 @@ def main(argv=None) -> int:
         ap.error(f"--keys must be >= 1, got {args.keys}")
     t0 = time.perf_counter()
     sc = get_scenario(args.scenario)
-    fx = fixture(sc, Path(args.out), args.synthetic, args.data_dir, heldout=True)
+    fx = fixture(sc, Path(args.out), args.synthetic, args.data_dir, heldout=True,
+                 run_dir=args.run_dir)
     net, params = fx["net"], fx["params"]
     named = {v[1]: (v[2], v[3]) for v in variants(sc)}
     rules = {"pairs": sc.rule("pairs"),
              BEST_PROFILE[sc.name]: named[BEST_PROFILE[sc.name]]}
-    result = {"scenario": sc.name, "data": fx["label"], "data_source": fx["data"].source,
+    result = {"scenario": sc.name, "data": fx["label"], "data_source": fx["source"],
               "owner_utility": fx["utility"], "keys": args.keys, "machine": machine_info(),
+              "zoo_size": fx["zoo_size"], "run_dir": args.run_dir,
               "zoos": {name: dict(zip(("positives", "negatives"), zoo_counts(zoo)))
                        for name, zoo in fx["zoos"]}, "rules": {}}
     print(f"{sc.name}: {fx['label']}; zoos {result['zoos']}", flush=True)
@@ -72,7 +76,7 @@ def main(argv=None) -> int:
         if args.candidates is not None:
             gcfg = dataclasses.replace(gcfg, n_candidates=args.candidates)
         try:
-            fingerprints = [generate(net, params, fx["data"].domain, gcfg,
+            fingerprints = [generate(net, params, fx["domain"], gcfg,
                                      jax.random.fold_in(fx["k_fp"], i), match=mcfg)
                             for i in range(args.keys)]
         except ValueError as err:  # too few groups: recorded, the other rule still runs
@@ -95,19 +99,26 @@ def main(argv=None) -> int:
                                      sum(c.get("owner_failed", 0) for c in f.meta["search"])
                                      for f in fingerprints]}
     result["wall_s"] = time.perf_counter() - t0
-    write_result(Path(args.out), f"fixture_calibration_{sc.name}", result, to_markdown)
+    write_result(Path(args.out), f"fixture_calibration_{sc.name}"
+                 + ("_run" if args.run_dir else ""), result, to_markdown)
     return 0
 
 
 def to_markdown(result) -> str:
     z = result["zoos"]
+    few = min(z["design"]["negatives"], z["heldout"]["negatives"]) < 10
+    source = (f"the owner, zoo and reference zoo of `tafa-jax run --out {result['run_dir']}`"
+              if result.get("run_dir") else "the fixture's owner and zoos")
     lines = [f"# The calibrated score on the {result['scenario']} fixture", "",
-             f"**Data: {result['data']}.** Two small zoos of the same recipe (design: "
+             f"**Data: {result['data']}.** Two {result.get('zoo_size', 'small')} zoos of the "
+             f"same recipe ({source}; design: "
              f"{z['design']['positives']} positives, {z['design']['negatives']} negatives; "
              f"held-out: {z['heldout']['positives']}, {z['heldout']['negatives']}); every "
              f"table fitted on the other zoo; {result['keys']} fingerprint keys, mean ± sd "
-             "(kind columns, highest negative and distillation: means over keys). With 3-4 "
-             "negatives per zoo these rank scores; they are not results. Regenerate: "
+             "(kind columns, highest negative and distillation: means over keys). "
+             + ("With 3-4 negatives per zoo these rank scores; they are not results. "
+                if few else "")
+             + "Regenerate: "
              f"`python benchmarks/fixture_calibration.py --scenario {result['scenario']} "
              "...`.", ""]
     for rule, r in result["rules"].items():

@@ -14,9 +14,13 @@ says which data each table used:
         --blocks length --key-index 1      # one block again, with another fingerprint key
     python benchmarks/fixture_study.py --scenario skin --synthetic \
         --blocks length --owner-check     # the owner checked against its own groups
+    tafa-jax run --scenario skin --synthetic --zoo-size headline --calibrate data --out RUN
+    python benchmarks/fixture_study.py --scenario skin --run-dir RUN --blocks length
+                                          # re-score a finished run's owner and zoo
 
 Owner and zoo are the small configuration (``--zoo-size small``) with few owner
-steps, as the ``tafa-jax run`` smoke commands in docs/method.md.
+steps, as the ``tafa-jax run`` smoke commands in docs/method.md; with ``--run-dir``
+they are a finished run's (any zoo size; nothing is trained).
 """
 
 from __future__ import annotations
@@ -33,11 +37,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from design_study import score_variant, write_result  # noqa: E402
 
-from tafa_jax.data import write_dermamnist_fixture  # noqa: E402
+from tafa_jax.data import Domain, write_dermamnist_fixture  # noqa: E402
 from tafa_jax.fingerprint import GenerationConfig, SelectConfig  # noqa: E402
-from tafa_jax.pipeline import load_data, machine_info, make_zoo, train_owner  # noqa: E402
+from tafa_jax.io import read_json  # noqa: E402
+from tafa_jax.pipeline import (  # noqa: E402
+    load_data,
+    load_owner,
+    machine_info,
+    make_zoo,
+    train_owner,
+)
 from tafa_jax.scenarios import Scenario, get_scenario  # noqa: E402
 from tafa_jax.verify import MatchConfig  # noqa: E402
+from tafa_jax.zoo import load_zoo  # noqa: E402
 
 OWNER_STEPS = {"fashion": 20, "skin": 30}
 
@@ -111,14 +123,18 @@ LENGTHS = ((10, (20, 5)), (20, (20, 5)), (30, (20, 5)), (40, (20, 5)), (60, (20,
 
 
 def fixture(sc: Scenario, out: Path, synthetic: bool, data_dir: str | None,
-            heldout: bool = False) -> dict:
+            heldout: bool = False, run_dir: str | None = None) -> dict:
     """The scenario's data (labelled), fixture owner and small zoo (built in
     ``out/fixture_zoo_<scenario>`` if missing), and the fingerprint key; with
     ``heldout`` also a second zoo of the same recipe from another key
-    (``..._heldout``). Keys: data, label, net, params, utility, zoos (name, zoo), k_fp."""
+    (``..._heldout``). With ``run_dir``, the owner and zoo of a finished ``tafa-jax
+    run`` instead (:func:`from_run`). Keys: domain, source, label, net, params,
+    utility, owner_steps, zoo_size, zoos (name, zoo), k_fp."""
+    if run_dir is not None:
+        return from_run(sc, Path(run_dir), heldout)
     label = "real data"
     if sc.name == "skin" and synthetic and data_dir is None:
-        # the loader reads a file in the official format; a fixture of random images
+        # the loader reads a file in the official format: a small npz of made-up images
         data_dir = str(write_dermamnist_fixture(out / "fixture_data" / "dermamnist.npz",
                                                 200, 50, 100))
         synthetic = False
@@ -133,8 +149,48 @@ def fixture(sc: Scenario, out: Path, synthetic: bool, data_dir: str | None,
     if heldout:
         zoos.append(("heldout", make_zoo(sc, out / f"fixture_zoo_{sc.name}_heldout", net, params,
                                          data, jax.random.fold_in(k_zoo, 1), size="small")))
-    return {"data": data, "label": label, "net": net, "params": params, "utility": utility,
-            "zoos": zoos, "k_fp": k_fp}
+    return {"domain": data.domain, "source": data.source, "label": label, "net": net,
+            "params": params, "utility": utility, "owner_steps": OWNER_STEPS[sc.name],
+            "zoo_size": "small", "zoos": zoos, "k_fp": k_fp}
+
+
+def from_run(sc: Scenario, run: Path, heldout: bool = False) -> dict:
+    """The owner, zoo and fingerprint key of a finished ``tafa-jax run --out RUN``
+    (seed in its report); with ``heldout`` its reference zoo (``--calibrate data``:
+    the same recipe from another key, as the fixture's held-out zoo) as the second zoo.
+    Nothing is trained: a study re-scores the run's zoo under other rules."""
+    if not (run / "report.json").is_file():
+        raise SystemExit(f"{run}: not a finished `tafa-jax run` directory (no report.json)")
+    report = read_json(run / "report.json")
+    if report.get("scenario") != sc.name:
+        raise SystemExit(f"{run} is a {report.get('scenario')!r} run, not {sc.name!r}")
+    net, params, meta = load_owner(run / "owner")
+    zoos = [("design", load_zoo(run / "zoo"))]
+    if heldout:
+        if not (run / "reference_zoo" / "manifest.json").is_file():
+            raise SystemExit(f"{run} has no reference_zoo/: a held-out zoo needs the run's "
+                             "reference zoo, trained on the data (`tafa-jax run --calibrate "
+                             "data`)")
+        zoos.append(("heldout", load_zoo(run / "reference_zoo")))
+    seed = report["config"]["seed"]
+    label = (f"SYNTHETIC {sc.name} data ({meta['data_source']}; requested with --synthetic)"
+             if meta["synthetic"] else f"real data ({meta['data_source']})")
+    return {"domain": Domain.from_json(meta["domain"]), "source": meta["data_source"],
+            "label": label, "net": net, "params": params, "utility": meta["utility"],
+            "owner_steps": owner_steps(sc, report), "zoo_size": report["config"]["zoo_size"],
+            "zoos": zoos, "k_fp": jax.random.split(jax.random.key(seed), 3)[2]}
+
+
+def owner_steps(sc: Scenario, report: dict) -> int:
+    """A run's owner training steps: its ``--owner-steps``, else the scenario's."""
+    steps = report["config"].get("owner_steps")
+    if steps is not None:
+        return int(steps)
+    if sc.name == "fashion":
+        from tafa_jax.gan import fashion_configs
+
+        return fashion_configs("headline")[0].steps
+    return sc.owner_train.steps
 
 
 def zoo_counts(zoo) -> tuple[int, int]:
@@ -151,6 +207,9 @@ def fixture_parser(doc: str) -> argparse.ArgumentParser:
                     help="fashion: synthetic Fashion-MNIST-shaped data; skin: a generated "
                          "DermaMNIST-format npz of random images. Labelled in every output.")
     ap.add_argument("--data-dir", help="real data (skin: dermamnist.npz; fashion: tfds dir)")
+    ap.add_argument("--run-dir", help="re-score the owner and zoo of a finished `tafa-jax run "
+                                       "--out DIR` (its reference zoo as the held-out zoo) "
+                                       "instead of building the small fixture")
     ap.add_argument("--out", default="benchmarks/results")
     return ap
 
@@ -175,9 +234,9 @@ def main(argv=None) -> int:
         ap.error(f"unknown blocks {sorted(set(blocks) - known)}; expected some of "
                  f"{sorted(known)}")
     out = Path(args.out)
-    fx = fixture(sc, out, args.synthetic, args.data_dir)
-    data, label, net, params, utility, zoo = (fx["data"], fx["label"], fx["net"], fx["params"],
-                                              fx["utility"], fx["zoos"][0][1])
+    fx = fixture(sc, out, args.synthetic, args.data_dir, run_dir=args.run_dir)
+    domain, label, net, params, utility, zoo = (fx["domain"], fx["label"], fx["net"],
+                                                fx["params"], fx["utility"], fx["zoos"][0][1])
     k_fp = fx["k_fp"]
     if args.key_index:
         k_fp = jax.random.fold_in(k_fp, args.key_index)
@@ -189,18 +248,19 @@ def main(argv=None) -> int:
         if not todo:
             raise SystemExit(f"no variant of blocks {blocks} applies to this owner "
                              f"({len(net.kink_layout())} ReLU layers)")
-    rows = [score_variant(block, name, net, params, data.domain, gcfg, mcfg, zoo, k_fp,
+    rows = [score_variant(block, name, net, params, domain, gcfg, mcfg, zoo, k_fp,
                           owner_check=args.owner_check)
             for block, name, gcfg, mcfg in todo]
-    result = {"scenario": sc.name, "data": label, "data_source": data.source,
+    result = {"scenario": sc.name, "data": label, "data_source": fx["source"],
               "owner_utility": utility, "utility_metric": sc.utility_metric,
-              "owner_steps": OWNER_STEPS[sc.name], "key_index": args.key_index,
-              "owner_check": args.owner_check,
-              "zoo": {"size": "small", "positives": n_pos, "negatives": n_neg},
+              "owner_steps": fx["owner_steps"], "key_index": args.key_index,
+              "owner_check": args.owner_check, "run_dir": args.run_dir,
+              "zoo": {"size": fx["zoo_size"], "positives": n_pos, "negatives": n_neg},
               "machine": machine_info(), "rows": rows}
-    stem = f"fixture_study_{sc.name}" + (f"_{'_'.join(blocks)}" if blocks else "") + (
-        f"_key{args.key_index}" if args.key_index else "") + (
-        "_checked" if args.owner_check else "")
+    stem = (f"fixture_study_{sc.name}" + ("_run" if args.run_dir else "")
+            + (f"_{'_'.join(blocks)}" if blocks else "")
+            + (f"_key{args.key_index}" if args.key_index else "")
+            + ("_checked" if args.owner_check else ""))
     write_result(out, stem, result, to_markdown)
     return 0
 

@@ -573,6 +573,7 @@ def run_scenario(
         "machine": machine_info(),
         "config": {"generation": gcfg.to_json(), "match": dataclasses.asdict(mcfg),
                    "zoo_size": zoo_size, "seed": seed, "owner_utility": utility,
+                   "owner_steps": owner_steps,  # None: the scenario's own
                    "utility_metric": scenario.utility_metric,
                    "fingerprint_search": fps.meta["search"]},
         "suspects": rows,

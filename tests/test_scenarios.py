@@ -1,6 +1,8 @@
 """Fashion and skin run through the same pipeline as warfarin, on fixtures in the real formats."""
 
 import dataclasses
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,6 +41,32 @@ def test_skin_end_to_end_on_a_dermamnist_fixture(tmp_path):
     _check(rep, "skin", False)
     assert res["queries_per_suspect"] == 2 * gen.siblings * gen.probes
     assert rep["config"]["match"] == dataclasses.asdict(match)
+    assert rep["config"]["owner_steps"] == 5
+    _fixture_study_reads_the_run(sc, tmp_path / "run", res)
+
+
+def _fixture_study_reads_the_run(sc, run, res):
+    """benchmarks/fixture_study.py --run-dir: the run's owner, zoo and key, nothing trained."""
+    import jax
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import fixture_study
+
+    fx = fixture_study.from_run(sc, run)
+    assert fx["owner_steps"] == 5 and fx["zoo_size"] == "small"
+    assert fx["utility"] == res["config"]["owner_utility"]
+    assert fx["domain"].shape == (16, 16, 3)
+    assert "real data" in fx["label"] and "dermamnist.npz" in fx["label"]
+    (name, zoo), = fx["zoos"]
+    assert name == "design" and len(zoo) == len(res["suspects"]) - 1
+    assert np.array_equal(jax.random.key_data(fx["k_fp"]),
+                          jax.random.key_data(jax.random.split(jax.random.key(1), 3)[2]))
+    with pytest.raises(SystemExit, match="reference_zoo"):
+        fixture_study.from_run(sc, run, heldout=True)
+    with pytest.raises(SystemExit, match="not 'fashion'"):
+        fixture_study.from_run(FASHION, run)
+    with pytest.raises(SystemExit, match="no report.json"):
+        fixture_study.from_run(sc, run / "owner")
 
 
 def test_fashion_end_to_end_on_synthetic_data_is_labelled(tmp_path):

@@ -160,6 +160,29 @@ def test_batch_norm_stats_follow_the_trainable_selection():
     assert not np.array_equal(ftll["params"]["fc"]["kernel"], p0["params"]["fc"]["kernel"])
 
 
+def test_convolutional_group_trains_the_same_mapped_or_vmapped():
+    net = nets.resnet18(3, 16, 1, widths=(4, 8, 8, 8))
+    p0 = nets.stack_init(net, jax.random.key(0), 3)
+    x = jax.random.normal(jax.random.key(1), (32, 16, 16, 1))
+    y = jnp.arange(32) % 3
+    cfg = zoo.TrainConfig("adam", 1e-3, 3, 16, loss="xent")
+    keys = jax.random.split(jax.random.key(2), 3)
+    mapped, l_map = zoo.train_group(net, p0, x, y, cfg, keys=keys, members="map")
+    batched, l_vmap = zoo.train_group(net, p0, x, y, cfg, keys=keys, members="vmap")
+    auto, _ = zoo.train_group(net, p0, x, y, cfg, keys=keys)  # the CPU's choice: map
+    np.testing.assert_allclose(l_map, l_vmap, rtol=1e-4, atol=1e-5)
+    for a, b, c in zip(jax.tree.leaves(mapped), jax.tree.leaves(batched), jax.tree.leaves(auto),
+                       strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+        assert np.array_equal(a, c)
+    assert not np.allclose(mapped["params"]["fc"]["kernel"][0], p0["params"]["fc"]["kernel"][0])
+    np.testing.assert_allclose(zoo.evaluate(net, mapped, x, y, "accuracy"),
+                               [float(jnp.mean(jnp.argmax(net.apply(p, x), -1) == y))
+                                for p in nets.unstack(mapped)])
+    with pytest.raises(ValueError, match="members must be 'auto', 'vmap' or 'map'"):
+        zoo.train_group(net, p0, x, y, cfg, keys=keys, members="pmap")
+
+
 def test_vmapped_group_equals_members_trained_one_at_a_time(owner, data):
     net, params = owner
     n = 3
@@ -222,6 +245,24 @@ def test_warfarin_recipes_meet_protocol_sizes():
     small = zoo.warfarin_recipe("small")
     assert set(small.kinds("positive")) == set(head.kinds("positive"))
     assert sum(small.counts().values()) < 40
+
+
+def test_skin_recipes_meet_protocol_sizes_and_train_negatives_like_the_owner():
+    from tafa_jax.scenarios import SKIN
+
+    head = zoo.skin_recipe("headline")
+    counts = head.counts()
+    assert counts["positive"] >= 30 and counts["negative"] >= 30
+    assert len(head.kinds("positive")) >= 8
+    same = next(g for g in head.groups if g.kind == "neg_same")
+    # PROTOCOL.md's hardest negatives: the owner's own recipe, other seeds
+    assert same.train == SKIN.owner_train
+    assert same.size == max(g.size for g in head.groups if g.kind.startswith("neg_"))
+    fine_tune = {g.train.steps for g in head.groups if g.kind in ("ftal_small", "ftal_large")}
+    assert fine_tune and max(fine_tune) < SKIN.owner_train.steps
+    small = zoo.skin_recipe("small")
+    assert set(small.kinds("positive")) == set(head.kinds("positive"))
+    assert sum(small.counts().values()) < 20
 
 
 def test_bad_recipes_fail_clearly():

@@ -297,8 +297,14 @@ def skin_recipe(size: str = "small") -> ZooRecipe:
     """A classification zoo (cross-entropy, accuracy): positives, same-arch and
     other-width negatives. Distillation is skipped. Other-architecture negatives
     (``neg_arch``) depend on the owner's input shape; add them with ``GroupSpec``.
+
+    ``"headline"``: 32 positives over 10 kinds and 30 negatives (20 same-recipe seeds,
+    data subsets, SGD). Independent models train with the owner's own recipe (Adam at
+    1e-3, 300 steps of 64: ``SKIN.owner_train``), as PROTOCOL.md's hardest negatives
+    do; pirates fine-tune for 100 steps, a third of it. ``"small"``: 1-3 members per
+    kind and few steps, for CI and the fixture studies.
     """
-    small, s, ft, ft_large, own = _sized_configs(size, "xent", (10, 20, 16), (300, 2000, 64))
+    small, s, ft, ft_large, own = _sized_configs(size, "xent", (10, 20, 16), (100, 300, 64))
     return ZooRecipe(f"skin-{size}", (
         GroupSpec("ftll", "ftll", s(1, 3), train=ft_large),
         GroupSpec("ftal_small", "ftal_small", s(1, 3), train=ft),
@@ -306,7 +312,8 @@ def skin_recipe(size: str = "small") -> ZooRecipe:
         GroupSpec("rtll", "rtll", s(1, 3), train=ft_large),
         GroupSpec("rtal", "rtal", s(1, 3), train=ft_large),
         GroupSpec("prune", "prune", 1, tuple({"ratio": r} for r in (0.2, 0.4, 0.6, 0.8))),
-        GroupSpec("fineprune", "fineprune", 1, tuple({"ratio": r} for r in (0.4, 0.8)),
+        GroupSpec("fineprune", "fineprune", s(1, 2),
+                  tuple({"ratio": r} for r in ((0.4, 0.8) if small else (0.2, 0.4, 0.6, 0.8))),
                   train=ft_large),
         GroupSpec("fp16", "fp16"),
         GroupSpec("int8", "int8"),
