@@ -461,6 +461,33 @@ def test_staged_search_benchmark_agrees_and_writes_its_table(tmp_path):
     assert not list(tmp_path.iterdir())  # refused before any work
 
 
+def test_member_batching_benchmark_compares_both_ways_and_writes_its_table(tmp_path):
+    import member_batching
+
+    from tafa_jax.zoo import TrainConfig
+
+    spec = {"builder": "resnet18", "num_classes": 7, "image_size": 16, "channels": 3,
+            "widths": [4, 8, 8, 8]}
+    train = member_batching.train_case(spec, TrainConfig("adam", 1e-3, 1, 16, loss="xent"),
+                                       2, 2, repeats=1)
+    verify = member_batching.verify_case(spec, 2, repeats=1)
+    for r in (train, verify):
+        assert r["auto"] == "map" and r["members"] == 2  # convolutional, on the CPU
+        assert len(r["ratios"]) == 1 and _positive(r["ratio"])
+    assert train["first_loss_abs_diff"] < 1e-3 and verify["stat_max_abs_diff"] < 1e-3
+    mlp = member_batching.verify_case({"builder": "mlp", "in_features": 31, "hidden": [100],
+                                       "out_features": 1}, 4, repeats=1)
+    assert mlp["auto"] == "vmap"
+    md = member_batching.to_markdown({
+        "machine": member_batching.machine_info(None), "command": "python b.py",
+        "cases": [{"network": "tiny ResNet", "train": train, "verify": verify}]})
+    assert "| tiny ResNet | training: 2 steps of 16 | 2 |" in md
+    assert "| tiny ResNet | verification: 4100 queries | 2 |" in md and "| map |" in md
+    with pytest.raises(SystemExit):
+        member_batching.main(["--repeats", "0", "--out", str(tmp_path)])
+    assert not list(tmp_path.iterdir())
+
+
 def test_key_selection_criteria_read_the_reference_run():
     import key_selection
 

@@ -52,6 +52,27 @@ def test_vmapped_zoo_equals_loop(mlp):
     assert not np.allclose(out[0], out[1])  # members differ
 
 
+def test_convolutional_zoos_run_members_one_after_another_on_the_cpu(mlp, cnn):
+    net, _ = cnn
+    zoo = nets.stack_init(net, jax.random.key(3), 4)
+    mlp_zoo = nets.stack_init(mlp[0], jax.random.key(3), 4)
+    assert nets.member_batching(zoo, backend="cpu") == "map"
+    assert nets.member_batching(mlp_zoo, backend="cpu") == "vmap"  # no convolution
+    assert nets.member_batching(zoo, backend="gpu") == "vmap"
+    assert nets.member_batching(zoo, backend="cpu", devices=2) == "vmap"  # a sharded axis
+    one = jax.tree.map(lambda a: a[:1], zoo)
+    assert nets.member_batching(one, backend="cpu") == "vmap"  # nothing to batch
+    x = jax.random.normal(jax.random.key(4), (5, 12, 12, 3))
+    loop = jnp.stack([net.apply(p, x) for p in nets.unstack(zoo)])
+    np.testing.assert_allclose(nets.zoo_apply(net, zoo, x), loop, rtol=1e-5, atol=1e-5)
+    for mode in ("vmap", "map"):
+        out = jax.jit(lambda z, m=mode: nets.over_members(lambda p: net.apply(p, x), (z,), m))(
+            zoo)
+        np.testing.assert_allclose(out, loop, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="'vmap' or 'map'"):
+        nets.over_members(lambda p: p, (zoo,), "pmap")
+
+
 def test_pattern_is_sign_of_independent_preactivations(mlp):
     net, p = mlp
     x = jax.random.normal(jax.random.key(5), (8, 31))

@@ -14,12 +14,21 @@ from tafa_jax.nets.network import (
     forward_with_preacts,
     train_apply,
 )
-from tafa_jax.nets.stacking import params_digest, stack, stack_init, unstack, zoo_apply, zoo_size
+from tafa_jax.nets.stacking import (
+    member_batching,
+    over_members,
+    params_digest,
+    stack,
+    stack_init,
+    unstack,
+    zoo_apply,
+    zoo_size,
+)
 
 __all__ = [
     "Network", "Params", "abstract_params", "check_input", "check_params", "critic", "forward",
     "forward_full", "forward_full_on_lines", "forward_pattern", "forward_with_preacts",
-    "generator", "mlp",
+    "generator", "member_batching", "mlp", "over_members",
     "params_digest", "resnet18", "small_cnn", "stack", "stack_init", "train_apply", "unstack",
     "zoo_apply", "zoo_size",
 ]

@@ -27,7 +27,7 @@ from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, Float
 
 from tafa_jax.nets.network import Network, Params, check_params, forward
-from tafa_jax.nets.stacking import zoo_size
+from tafa_jax.nets.stacking import member_batching, over_members, zoo_size
 from tafa_jax.verify.score import pair_stats, profile_stats
 
 
@@ -36,8 +36,9 @@ def _mesh(n_devices: int) -> Mesh:
     return Mesh(np.asarray(jax.devices()[:n_devices]), ("zoo",))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array, link: str):
+@functools.partial(jax.jit, static_argnums=(0, 4, 5))
+def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array, link: str,
+               mode: str):
     k, p = probes.shape[:2]
     flat = probes.reshape((k * p, *probes.shape[2:]))
 
@@ -45,7 +46,7 @@ def _zoo_stats(net: Network, zoo: Params, probes: jax.Array, owner_y: jax.Array,
         y = forward(net, params, flat).reshape(k, p, -1)
         return pair_stats(y, owner_y, link) if p == 3 else profile_stats(y, owner_y, link)
 
-    return jax.vmap(one)(zoo)
+    return over_members(one, (zoo,), mode)
 
 
 def _pad(a, extra: int):
@@ -113,6 +114,7 @@ def zoo_pair_stats(
     probes = jnp.asarray(probes, jnp.float32)
     owner_y = jnp.asarray(owner_outputs, jnp.float32).reshape(*owner_outputs.shape[:2], -1)
     bs, cs = [], []
+    mode = member_batching(zoo, devices=n_dev)
     for start in range(0, n, chunk):
         # numpy zoos are sliced on the host, device-resident ones on the device
         part = jax.tree.map(lambda a, s=start: a[s:s + chunk], zoo)
@@ -120,7 +122,7 @@ def zoo_pair_stats(
         if m < chunk:  # pad with copies of the first member: same compiled shape
             part = jax.tree.map(lambda a, m=m: _pad(a, chunk - m), part)
         part = jax.device_put(part, sharding)
-        b, c = _zoo_stats(net, part, probes, owner_y, link)
+        b, c = _zoo_stats(net, part, probes, owner_y, link, mode)
         bs.append(np.asarray(b)[:m])
         cs.append(np.asarray(c)[:m])
     return np.concatenate(bs), np.concatenate(cs)

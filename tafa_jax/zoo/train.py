@@ -23,7 +23,7 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from tafa_jax.nets.network import Network, Params, check_params, forward, train_apply
-from tafa_jax.nets.stacking import zoo_size
+from tafa_jax.nets.stacking import member_batching, over_members, zoo_size
 
 OPTIMIZERS = ("adam", "sgd", "adamw")
 LOSSES = ("mse", "mae", "huber", "xent")
@@ -168,6 +168,7 @@ def train_group(
     masks: Params | None = None,
     trainable: Trainable = None,
     lrs: Float[Array, " members"] | None = None,
+    members: str = "auto",
 ) -> tuple[Params, Float[Array, "members steps"]]:
     """Train ``N`` members of one architecture together in one jitted program.
 
@@ -186,6 +187,9 @@ def train_group(
       trainable: static selection of the layers that learn (see
         :func:`trainable_bits`); the others are returned bit-identical.
       lrs: optional ``(N,)`` per-member learning rates (default ``cfg.lr``).
+      members: how the program runs the members: ``"vmap"`` (batched), ``"map"`` (one
+        after another, ``lax.map``), or ``"auto"``:
+        :func:`~tafa_jax.nets.member_batching`.
 
     Returns:
       ``(params, losses)``: the trained stacked params and the ``(N, steps)`` training
@@ -216,14 +220,18 @@ def train_group(
         for m, p in zip(jax.tree.leaves(masks), jax.tree.leaves(params0["params"]), strict=True):
             if m.shape != p.shape:
                 raise ValueError(f"mask leaf shape {m.shape} does not match param {p.shape}")
+    if members not in ("auto", "vmap", "map"):
+        raise ValueError(f"members must be 'auto', 'vmap' or 'map', got {members!r}")
+    if members == "auto":
+        members = member_batching(params0)
     bits = trainable_bits(jax.tree.map(lambda a: a[0], params0), trainable)
     # lr is per-member data, not part of the compiled program's identity
     static_cfg = dataclasses.replace(cfg, lr=1.0)
-    return _train(net, static_cfg, bits, params0, x, y, keys, data_index, masks, lrs)
+    return _train(net, static_cfg, bits, members, params0, x, y, keys, data_index, masks, lrs)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _train(net, cfg, bits, params0, x, y, keys, data_index, masks, lrs):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _train(net, cfg, bits, members, params0, x, y, keys, data_index, masks, lrs):
     tx = _direction(cfg)
     treedef = jax.tree.structure(params0["params"])
     train_tree = jax.tree.unflatten(treedef, list(bits))
@@ -274,7 +282,7 @@ def _train(net, cfg, bits, params0, x, y, keys, data_index, masks, lrs):
         (params, _, _), losses = jax.lax.scan(step, (p0, state0, key), None, length=cfg.steps)
         return params, losses
 
-    return jax.vmap(member)(params0, keys, data_index, masks, lrs)
+    return over_members(member, (params0, keys, data_index, masks, lrs), members)
 
 
 # -- evaluation ---------------------------------------------------------------
@@ -302,15 +310,16 @@ def evaluate(
         raise ValueError(f"x and y need the same, non-zero number of rows, got {xs.shape}, "
                          f"{ys.shape}")
     total = np.zeros(n)
+    mode = member_batching(params)
     for start in range(0, xs.shape[0], batch_size):
         xb, yb = xs[start:start + batch_size], ys[start:start + batch_size]
-        total += np.asarray(_metric_sum(net, metric, params, jnp.asarray(xb), jnp.asarray(yb)),
-                            np.float64)
+        total += np.asarray(_metric_sum(net, metric, mode, params, jnp.asarray(xb),
+                                        jnp.asarray(yb)), np.float64)
     return total / xs.shape[0]
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _metric_sum(net, metric, params, x, y):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _metric_sum(net, metric, mode, params, x, y):
     def one(p):
         pred = forward(net, p, x)
         if metric == "accuracy":
@@ -320,4 +329,4 @@ def _metric_sum(net, metric, params, x, y):
         per_row = jnp.mean(jnp.abs(err) if metric == "mae" else err ** 2, axis=1)
         return jnp.sum(per_row)
 
-    return jax.vmap(one)(params)
+    return over_members(one, (params,), mode)
