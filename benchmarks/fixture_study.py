@@ -15,8 +15,8 @@ says which data each table used:
     python benchmarks/fixture_study.py --scenario skin --synthetic \
         --blocks length --owner-check     # the owner checked against its own groups
     tafa-jax run --scenario skin --synthetic --zoo-size headline --calibrate data --out RUN
-    python benchmarks/fixture_study.py --scenario skin --run-dir RUN --blocks length
-                                          # re-score a finished run's owner and zoo
+    python benchmarks/fixture_study.py --scenario skin --run-dir RUN --blocks length \
+        --owner-check --candidates 8192     # re-score a finished run's owner and zoo
 
 Owner and zoo are the small configuration (``--zoo-size small``) with few owner
 steps, as the ``tafa-jax run`` smoke commands in docs/method.md; with ``--run-dir``
@@ -221,12 +221,17 @@ def main(argv=None) -> int:
     ap.add_argument("--owner-check", action="store_true",
                     help="generation replaces the groups the owner itself fails under the "
                          "variant's matching rule (as tafa-jax run does); output *_checked")
+    ap.add_argument("--candidates", type=int,
+                    help="candidate lines for every variant (default: each variant's own); "
+                         "output *_c<N>")
     ap.add_argument("--key-index", type=int, default=0,
                     help="fingerprint key: 0 = the tables' key, i > 0 = fold_in(key, i); "
                          "the zoo and owner stay the same")
     args = ap.parse_args(argv)
     if args.key_index < 0:
         ap.error(f"--key-index must be >= 0, got {args.key_index}")
+    if args.candidates is not None and args.candidates < 1:
+        ap.error(f"--candidates must be >= 1, got {args.candidates}")
     sc = get_scenario(args.scenario)
     blocks = None if args.blocks is None else sorted(set(args.blocks.split(",")))
     known = {v[0] for v in variants(sc, n_layers=2)}
@@ -248,6 +253,9 @@ def main(argv=None) -> int:
         if not todo:
             raise SystemExit(f"no variant of blocks {blocks} applies to this owner "
                              f"({len(net.kink_layout())} ReLU layers)")
+    if args.candidates is not None:
+        todo = [(b, n, dataclasses.replace(g, n_candidates=args.candidates), m)
+                for b, n, g, m in todo]
     rows = [score_variant(block, name, net, params, domain, gcfg, mcfg, zoo, k_fp,
                           owner_check=args.owner_check)
             for block, name, gcfg, mcfg in todo]
@@ -255,12 +263,14 @@ def main(argv=None) -> int:
               "owner_utility": utility, "utility_metric": sc.utility_metric,
               "owner_steps": fx["owner_steps"], "key_index": args.key_index,
               "owner_check": args.owner_check, "run_dir": args.run_dir,
+              "candidates": args.candidates,
               "zoo": {"size": fx["zoo_size"], "positives": n_pos, "negatives": n_neg},
               "machine": machine_info(), "rows": rows}
     stem = (f"fixture_study_{sc.name}" + ("_run" if args.run_dir else "")
             + (f"_{'_'.join(blocks)}" if blocks else "")
             + (f"_key{args.key_index}" if args.key_index else "")
-            + ("_checked" if args.owner_check else ""))
+            + ("_checked" if args.owner_check else "")
+            + (f"_c{args.candidates}" if args.candidates else ""))
     write_result(out, stem, result, to_markdown)
     return 0
 
@@ -273,12 +283,17 @@ def to_markdown(result) -> str:
              f"{result['utility_metric']} {result['owner_utility']:.3f}. Fingerprint key "
              f"index {result.get('key_index', 0)}"
              + ("; groups the owner fails replaced at generation (--owner-check)"
-                if result.get("owner_check") else "") + ". Command: "
+                if result.get("owner_check") else "")
+             + (f"; {result['candidates']} candidate lines for every variant"
+                if result.get("candidates") else "")
+             + (f"; the owner and zoo of `tafa-jax run --out {result['run_dir']}`"
+                if result.get("run_dir") else "") + ". Command: "
              f"`python benchmarks/fixture_study.py --scenario {result['scenario']} ...` "
              "(see its docstring). DEFAULT and \"default rule\" name the pairs rule, the "
              "default when these rows were measured; the default is now the scenario's "
              "profile rule (`--rule profile`: fashion's is the *length* block's 40 d row, "
-             "skin's its 20 d row with 2048 candidate lines).", "",
+             "skin's its 40 d row with 8192 candidate lines, measured on the headline zoo "
+             "of synthetic images: `fixture_study_skin_run_length_checked_c8192.md`).", "",
              "| block | variant | ARUC | ROC-AUC | TPR@1%FPR | worst positive kind (mean) | "
              "max negative | distillation | owner | queries |",
              "|---|---|---|---|---|---|---|---|---|---|"]

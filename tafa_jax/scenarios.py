@@ -219,16 +219,19 @@ SKIN = Scenario(
     generation=_SKIN_PAIRS[0],
     match=_SKIN_PAIRS[1],
     data="DermaMNIST (MedMNIST's dermamnist.npz), 7 classes",
-    # PROVISIONAL, measured on a DermaMNIST-format fixture of random images only
-    # (8+/4- per zoo, two zoos, owner 30 steps; benchmarks/fixture_study.py block
-    # "length", benchmarks/fixture_calibration.py): the pairs' search and steepest
-    # boundaries with 20 groups of 5 profile lines, 41 probes over 0.02 (20 pair
-    # distances); a group matches when all 5 lines have a kink (the pairs' beta) within
-    # one cell of a common position with a relative jump within 50 % of their median.
-    # 2048 candidate lines: the owner check fails some groups of a ResNet (6 and 13 of
-    # the eligible on two keys), and 1024 left one key too few
+    # PROVISIONAL, measured on synthetic images only: the headline zoo (28+/30-,
+    # utility-filtered) of an owner trained with this recipe on DermaMNIST-shaped
+    # synthetic images (accuracy 0.83), one key (benchmarks/fixture_study.py --run-dir,
+    # block "length", 8192 candidate lines; docs/method.md): the pairs' search and
+    # steepest boundaries with 20 groups of 5 profile lines, 41 probes over 0.04 (40
+    # pair distances); a group matches when all 5 lines have a kink (the pairs' beta)
+    # within one cell of a common position with a relative jump within 50 % of their
+    # median. By the rate: 10 / 20 / 30 / 40 / 60 d scored ARUC 0.310 / 0.419 / 0.621 /
+    # 0.696 / 0.704; 80 d found 6 of 20 groups. Lines this long are rarely clean on
+    # every sibling: 8192 candidate lines (the earlier 20 d rule, chosen on a small
+    # fixture with a 30-step owner, used 2048)
     profile=(dataclasses.replace(_SKIN_PAIRS[0], n_pairs=20, siblings=5, probes=41,
-                                 distances=(0.02,), line_length=0.08, n_candidates=2048),
+                                 distances=(0.04,), line_length=0.16, n_candidates=8192),
              dataclasses.replace(_SKIN_PAIRS[1], same_sign=False, profile_tol=1,
                                  profile_jump_tol=0.5)),
     default_rule="profile",

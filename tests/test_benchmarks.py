@@ -225,11 +225,11 @@ def test_fixture_study_variants_and_table_say_which_data():
     shipped = FASHION.rule("profile")
     assert [v[1] for v in fixture_study.variants(FASHION)
             if (v[2], v[3]) == shipped] == ["profile lines over 40 d, 20 groups of 5"]
-    # skin's is the 20 d row, with the 2048 candidate lines it was calibrated with
+    # skin's is the 40 d row, with the 8192 candidate lines it was measured with
     gen, match = SKIN.rule("profile")
     assert [v[1] for v in fixture_study.variants(SKIN)
-            if (dataclasses.replace(v[2], n_candidates=2048), v[3]) == (gen, match)
-            ] == ["profile lines over 20 d, 20 groups of 5"]
+            if (dataclasses.replace(v[2], n_candidates=8192), v[3]) == (gen, match)
+            ] == ["profile lines over 40 d, 20 groups of 5"]
     row = {"block": "rule", "variant": "x", "aruc": 0.5, "roc_auc": 0.75, "tpr_at_1fpr": 0.5,
            "worst_positive_kind": "rtal", "worst_positive_mean": 0.1, "max_negative": 0.2,
            "distillation_mean": None, "owner_rate": 0.8, "queries_per_suspect": 300}
