@@ -45,6 +45,7 @@ from tafa_jax.pipeline import (  # noqa: E402
     load_owner,
     machine_info,
     make_zoo,
+    owner_training_steps,
     train_owner,
 )
 from tafa_jax.scenarios import Scenario, get_scenario  # noqa: E402
@@ -177,20 +178,10 @@ def from_run(sc: Scenario, run: Path, heldout: bool = False) -> dict:
              if meta["synthetic"] else f"real data ({meta['data_source']})")
     return {"domain": Domain.from_json(meta["domain"]), "source": meta["data_source"],
             "label": label, "net": net, "params": params, "utility": meta["utility"],
-            "owner_steps": owner_steps(sc, report), "zoo_size": report["config"]["zoo_size"],
+            # reports before the steps were recorded ran the scenario's own
+            "owner_steps": owner_training_steps(sc, report["config"].get("owner_steps")),
+            "zoo_size": report["config"]["zoo_size"],
             "zoos": zoos, "k_fp": jax.random.split(jax.random.key(seed), 3)[2]}
-
-
-def owner_steps(sc: Scenario, report: dict) -> int:
-    """A run's owner training steps: its ``--owner-steps``, else the scenario's."""
-    steps = report["config"].get("owner_steps")
-    if steps is not None:
-        return int(steps)
-    if sc.name == "fashion":
-        from tafa_jax.gan import fashion_configs
-
-        return fashion_configs("headline")[0].steps
-    return sc.owner_train.steps
 
 
 def zoo_counts(zoo) -> tuple[int, int]:

@@ -7,10 +7,12 @@ runs slowly. This script times both ways back to back on each scenario-sized
 network and reports the ratio (vmap time / map time: above 1, ``map`` is
 faster), with the choice :func:`tafa_jax.nets.member_batching` makes here:
 
-- training: ``train_group``'s program (Adam, the scenario's batch size), N members;
-- verification: the zoo query program of ``zoo_pair_stats`` on one chunk of
-  members (the cache-sized chunk it uses) and the profile rule's 100 lines x 41
-  probes (4100 queries).
+- training: one ``train_group`` call (the scenario's recipe), N members;
+- verification: one ``zoo_pair_stats`` call on one chunk of members (the
+  cache-sized chunk it uses) and the profile rule's 100 lines x 41 probes (4100
+  queries), host transfers included.
+
+Both take ``members="vmap"`` or ``"map"``; ``"auto"`` is what the library uses.
 
 Weights are random (the time does not depend on their values); inputs are
 Gaussian.
@@ -20,7 +22,7 @@ Gaussian.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -29,15 +31,17 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from design_study import study_parser, write_result  # noqa: E402
 
 from benchmarks._common import machine_info, paired_ratios, random_params  # noqa: E402
-from tafa_jax.io import atomic_write_bytes, write_json  # noqa: E402
 from tafa_jax.nets import member_batching  # noqa: E402
 from tafa_jax.scenarios import SKIN, WARFARIN  # noqa: E402
-from tafa_jax.verify.query import _zoo_stats, default_chunk  # noqa: E402
-from tafa_jax.zoo import TrainConfig  # noqa: E402
+from tafa_jax.verify import zoo_pair_stats  # noqa: E402
+from tafa_jax.verify.query import default_chunk  # noqa: E402
+from tafa_jax.zoo import TrainConfig, train_group  # noqa: E402
 from tafa_jax.zoo.arch import network_from_spec  # noqa: E402
-from tafa_jax.zoo.train import _as_keys, _train, trainable_bits  # noqa: E402
 
 # (name, scenario, members, training steps)
 CASES = (("skin ResNet-18, 28 px", SKIN, 4, 20), ("warfarin MLP 31-100-1", WARFARIN, 16, 300))
@@ -48,19 +52,18 @@ def _inputs(net, rows: int, seed: int) -> jax.Array:
 
 
 def train_case(spec, cfg: TrainConfig, n: int, steps: int, repeats: int) -> dict:
-    """vmap / map ratios of one ``train_group`` program (``steps`` steps, N members)."""
+    """vmap / map ratios of one :func:`~tafa_jax.zoo.train_group` call (``steps``
+    steps, N members)."""
     net = network_from_spec(spec)
     p0 = jax.tree.map(jnp.asarray, random_params(net, n, 0))
     x = _inputs(net, 2048, 1)
     y = (jax.random.randint(jax.random.key(2), (2048,), 0, net.output_size)
          if cfg.loss == "xent" else jax.random.normal(jax.random.key(2), (2048, 1)))
-    static = TrainConfig(cfg.optimizer, 1.0, steps, cfg.batch_size, loss=cfg.loss)
-    bits = trainable_bits(jax.tree.map(lambda a: a[0], p0), None)
-    keys = _as_keys(jax.random.split(jax.random.key(3), n), n)
-    lrs = jnp.full((n,), cfg.lr, jnp.float32)
+    cfg = dataclasses.replace(cfg, steps=steps)
+    keys = jax.random.split(jax.random.key(3), n)
 
     def run(mode):
-        return lambda: _train(net, static, bits, mode, p0, x, y, keys, None, None, lrs)
+        return lambda: train_group(net, p0, x, y, cfg, keys=keys, members=mode)
 
     jax.block_until_ready((run("vmap")(), run("map")()))  # compile both first
     ratios, a, b = paired_ratios(run("vmap"), run("map"), repeats)
@@ -72,22 +75,23 @@ def train_case(spec, cfg: TrainConfig, n: int, steps: int, repeats: int) -> dict
 
 
 def verify_case(spec, n: int | None, repeats: int) -> dict:
-    """vmap / map ratios of the zoo query program on 100 lines x 41 probes, for one
-    chunk of ``n`` members (``None``: the chunk ``zoo_pair_stats`` uses, sized to the
-    cache by :func:`~tafa_jax.verify.query.default_chunk`)."""
+    """vmap / map ratios of :func:`~tafa_jax.verify.zoo_pair_stats` on 100 lines x 41
+    probes for one chunk of ``n`` members (``None``: the chunk it picks itself,
+    sized to the cache by :func:`~tafa_jax.verify.query.default_chunk`)."""
     net = network_from_spec(spec)
     n = default_chunk(net, 100 * 41) if n is None else n
-    zoo = jax.tree.map(jnp.asarray, random_params(net, n, 0))
+    zoo = random_params(net, n, 0)
     probes = _inputs(net, 100 * 41, 4).reshape(100, 41, *net.input_shape)
     owner_y = jax.random.normal(jax.random.key(5), (100, 41, net.output_size))
 
     def run(mode):
-        return lambda: _zoo_stats(net, zoo, probes, owner_y, "identity", mode)
+        return lambda: zoo_pair_stats(net, zoo, probes, owner_y, chunk=n, devices=1,
+                                      members=mode)
 
-    jax.block_until_ready((run("vmap")(), run("map")()))
+    run("vmap")(), run("map")()
     ratios, a, b = paired_ratios(run("vmap"), run("map"), repeats)
-    ok = np.isfinite(np.asarray(a[0])) & np.isfinite(np.asarray(b[0]))
-    diff = float(np.max(np.abs(np.asarray(a[0])[ok] - np.asarray(b[0])[ok]), initial=0.0))
+    ok = np.isfinite(a[0]) & np.isfinite(b[0])
+    diff = float(np.max(np.abs(a[0][ok] - b[0][ok]), initial=0.0))
     return {"members": n, "queries": 4100, "ratio": float(np.median(ratios)), "ratios": ratios,
             "stat_max_abs_diff": diff, "auto": member_batching(zoo)}
 
@@ -114,10 +118,8 @@ def to_markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--out", default="benchmarks/results")
+    ap = study_parser(__doc__, quick="a tenth of the steps (a smoke run)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="a tenth of the steps (a smoke run)")
     args = ap.parse_args(argv)
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")
@@ -132,11 +134,8 @@ def main(argv=None) -> int:
               f"{c['verify']['ratio']:.2f}x (vmap / map), auto {c['train']['auto']}", flush=True)
     result = {"machine": machine_info(None), "cases": cases, "command": " ".join(
         ["python benchmarks/member_batching.py", *(argv if argv is not None else sys.argv[1:])])}
-    out = Path(args.out)
-    stem = "member_batching" + ("_quick" if args.quick else "")
-    write_json(out / f"{stem}.json", result)
-    atomic_write_bytes(out / f"{stem}.md", to_markdown(result).encode())
-    print(f"wrote {out / stem}.json and .md")
+    write_result(Path(args.out), "member_batching" + ("_quick" if args.quick else ""), result,
+                 to_markdown)
     return 0
 
 

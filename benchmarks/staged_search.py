@@ -22,7 +22,6 @@ ResNet-18 lines takes minutes per run on two CPU cores).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from pathlib import Path
@@ -32,16 +31,18 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from design_study import study_parser, write_result  # noqa: E402
 
 from benchmarks._common import machine_info, paired_ratios, random_params, timeit  # noqa: E402
 from tafa_jax.bend import default_link  # noqa: E402
 from tafa_jax.data import Domain  # noqa: E402
 from tafa_jax.fingerprint import search  # noqa: E402
 from tafa_jax.fingerprint.search import compile_count  # noqa: E402
-from tafa_jax.io import atomic_write_bytes, write_json  # noqa: E402
 from tafa_jax.nets import Network  # noqa: E402
 from tafa_jax.pipeline import load_data, train_owner  # noqa: E402
-from tafa_jax.scenarios import FASHION, SKIN, WARFARIN, Scenario  # noqa: E402
+from tafa_jax.scenarios import FASHION, SCENARIOS, WARFARIN, Scenario  # noqa: E402
 from tafa_jax.zoo.arch import network_from_spec  # noqa: E402
 
 
@@ -115,11 +116,8 @@ def to_markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--out", default="benchmarks/results")
+    ap = study_parser(__doc__, quick="a tenth of the candidate lines (a smoke run)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--quick", action="store_true",
-                    help="a tenth of the candidate lines (a smoke run)")
     ap.add_argument("--scenarios", default="warfarin,fashion,skin")
     ap.add_argument("--lines", default="",
                     help="candidate lines per scenario, e.g. skin=512 (default: the rule's)")
@@ -133,7 +131,7 @@ def main(argv=None) -> int:
         ap.error("--lines needs N >= 1")
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")
-    scs = {"warfarin": WARFARIN, "fashion": FASHION, "skin": SKIN}
+    scs = SCENARIOS
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if not names or any(s not in scs for s in [*names, *lines]):
         ap.error(f"--scenarios and --lines name scenarios among {sorted(scs)}")
@@ -150,11 +148,8 @@ def main(argv=None) -> int:
               f"valid {c['valid_lines']} identical={c['valid_identical']}", flush=True)
     result = {"machine": machine_info(None), "cases": cases, "command": " ".join(
         ["python benchmarks/staged_search.py", *(argv if argv is not None else sys.argv[1:])])}
-    out = Path(args.out)
-    stem = "staged_search" + ("_quick" if args.quick else "")
-    write_json(out / f"{stem}.json", result)
-    atomic_write_bytes(out / f"{stem}.md", to_markdown(result).encode())
-    print(f"wrote {out / stem}.json and .md")
+    write_result(Path(args.out), "staged_search" + ("_quick" if args.quick else ""), result,
+                 to_markdown)
     return 0 if all(c["valid_identical"] for c in cases) else 1
 
 

@@ -144,16 +144,28 @@ def train_owner(scenario: Scenario, data: ScenarioData, key: jax.Array, *,
     the fashion WGAN is trained by :func:`tafa_jax.gan.train_fashion_owner`.
     """
     net = network_from_spec(scenario.owner_spec)
+    steps = owner_training_steps(scenario, steps)
     if scenario.name == "fashion":
         return _train_fashion_owner(net, data, key, steps)
-    cfg = scenario.owner_train if steps is None else dataclasses.replace(
-        scenario.owner_train, steps=steps)
+    cfg = dataclasses.replace(scenario.owner_train, steps=steps)
     k_init, k_train = jax.random.split(key)
     p0 = stack_init(net, k_init, 1)
     zd = data.zoo_data
     params, _ = train_group(net, p0, zd.x_owner, zd.y_owner, cfg, keys=k_train[None])
     utility = float(evaluate(net, params, zd.x_test, zd.y_test, scenario.utility_metric)[0])
     return net, jax.tree.map(lambda a: a[0], params), utility
+
+
+def owner_training_steps(scenario: Scenario, steps: int | None = None) -> int:
+    """The owner's training steps: ``steps``, or the scenario's recipe (fashion: the
+    headline WGAN's generator iterations)."""
+    if steps is not None:
+        return int(steps)
+    if scenario.name == "fashion":
+        from tafa_jax import gan
+
+        return gan.fashion_configs("headline")[0].steps
+    return scenario.owner_train.steps
 
 
 # The fashion owner's critic and quality scorer travel beside the generator: the
@@ -170,12 +182,10 @@ def _quality_scorer(data: ScenarioData, key: jax.Array, steps: int):
 
 
 def _train_fashion_owner(net: Network, data: ScenarioData, key: jax.Array,
-                         steps: int | None) -> tuple[Network, Params, float]:
+                         steps: int) -> tuple[Network, Params, float]:
     from tafa_jax import gan
 
-    cfg, _ = gan.fashion_configs("headline")
-    if steps is not None:
-        cfg = dataclasses.replace(cfg, steps=steps)
+    cfg = dataclasses.replace(gan.fashion_configs("headline")[0], steps=steps)
     gen, critic = gan.train_fashion_owner(data.zoo_data.x_owner, cfg, key, gen_net=net)
     scorer = _quality_scorer(data, key, steps=min(1000, max(50, cfg.steps)))
     quality = float(gan.frechet_distance(scorer, net, jax.tree.map(lambda a: a[None], gen),
@@ -573,7 +583,7 @@ def run_scenario(
         "machine": machine_info(),
         "config": {"generation": gcfg.to_json(), "match": dataclasses.asdict(mcfg),
                    "zoo_size": zoo_size, "seed": seed, "owner_utility": utility,
-                   "owner_steps": owner_steps,  # None: the scenario's own
+                   "owner_steps": owner_training_steps(scenario, owner_steps),
                    "utility_metric": scenario.utility_metric,
                    "fingerprint_search": fps.meta["search"]},
         "suspects": rows,

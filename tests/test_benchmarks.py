@@ -478,6 +478,16 @@ def test_member_batching_benchmark_compares_both_ways_and_writes_its_table(tmp_p
     mlp = member_batching.verify_case({"builder": "mlp", "in_features": 31, "hidden": [100],
                                        "out_features": 1}, 4, repeats=1)
     assert mlp["auto"] == "vmap"
+    import jax
+    import jax.numpy as jnp
+
+    from tafa_jax import nets
+    from tafa_jax.verify import zoo_pair_stats
+
+    net = nets.mlp(3, (4,), 1)
+    zoo = nets.stack_init(net, jax.random.key(0), 2)
+    with pytest.raises(ValueError, match="members must be"):
+        zoo_pair_stats(net, zoo, jnp.zeros((2, 3, 3)), jnp.zeros((2, 3, 1)), members="pmap")
     md = member_batching.to_markdown({
         "machine": member_batching.machine_info(None), "command": "python b.py",
         "cases": [{"network": "tiny ResNet", "train": train, "verify": verify}]})

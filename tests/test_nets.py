@@ -71,6 +71,10 @@ def test_convolutional_zoos_run_members_one_after_another_on_the_cpu(mlp, cnn):
         np.testing.assert_allclose(out, loop, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="'vmap' or 'map'"):
         nets.over_members(lambda p: p, (zoo,), "pmap")
+    assert nets.resolve_members("vmap", zoo) == "vmap"
+    assert nets.resolve_members("auto", zoo) == nets.member_batching(zoo)
+    with pytest.raises(ValueError, match="members must be 'auto', 'vmap' or 'map'"):
+        nets.resolve_members("pmap", zoo)
 
 
 def test_pattern_is_sign_of_independent_preactivations(mlp):

@@ -54,8 +54,8 @@ def member_batching(zoo: Params, *, backend: str | None = None, devices: int = 1
     into a grouped one, which XLA's CPU backend runs slowly. Measured on 2 CPU cores
     (docs/method.md, "Zoo training and verification of convolutional zoos"): 4 skin
     ResNet-18s (28 px) trained 1.7x faster one after another (``lax.map``) than
-    vmapped, and ran 4100 queries 1.4x faster; 16 warfarin MLPs trained in the same
-    time either way (0.97x). Accelerators and a zoo axis sharded over several devices keep
+    vmapped, and ran 4100 queries 1.5x faster; 16 warfarin MLPs trained in the same
+    time either way (0.99x). Accelerators and a zoo axis sharded over several devices keep
     ``vmap`` (not measured against ``map``).
 
     Args:
@@ -70,6 +70,14 @@ def member_batching(zoo: Params, *, backend: str | None = None, devices: int = 1
     conv = any(str(getattr(path[-1], "key", "")) == "kernel" and leaf.ndim >= 5
                for path, leaf in jax.tree_util.tree_flatten_with_path(zoo)[0])
     return "map" if conv and backend == "cpu" and devices == 1 else "vmap"
+
+
+def resolve_members(members: str, zoo: Params, *, devices: int = 1) -> str:
+    """A public ``members=`` argument checked and resolved: ``"vmap"`` or ``"map"`` as
+    given, ``"auto"`` by :func:`member_batching`."""
+    if members not in ("auto", "vmap", "map"):
+        raise ValueError(f"members must be 'auto', 'vmap' or 'map', got {members!r}")
+    return member_batching(zoo, devices=devices) if members == "auto" else members
 
 
 def over_members(fn, args: tuple, mode: str):

@@ -27,7 +27,7 @@ from jax.sharding import PartitionSpec as P
 from jaxtyping import Array, Float
 
 from tafa_jax.nets.network import Network, Params, check_params, forward
-from tafa_jax.nets.stacking import member_batching, over_members, zoo_size
+from tafa_jax.nets.stacking import over_members, resolve_members, zoo_size
 from tafa_jax.verify.score import pair_stats, profile_stats
 
 
@@ -79,6 +79,7 @@ def zoo_pair_stats(
     chunk: int | None = None,
     devices: int | None = None,
     link: str = "identity",
+    members: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bend statistic and bend cosine ``(n_models, K)`` for every member of a zoo.
 
@@ -95,6 +96,8 @@ def zoo_pair_stats(
         picks a cache-sized chunk (:func:`default_chunk`).
       devices: how many local devices to shard the zoo axis over (default all).
       link: inverse output link (see :class:`~tafa_jax.verify.score.MatchConfig`).
+      members: how a chunk's program runs its members: ``"vmap"``, ``"map"``
+        (``lax.map``) or ``"auto"`` (:func:`~tafa_jax.nets.member_batching`).
     """
     n = zoo_size(zoo)
     if n == 0:
@@ -114,7 +117,7 @@ def zoo_pair_stats(
     probes = jnp.asarray(probes, jnp.float32)
     owner_y = jnp.asarray(owner_outputs, jnp.float32).reshape(*owner_outputs.shape[:2], -1)
     bs, cs = [], []
-    mode = member_batching(zoo, devices=n_dev)
+    mode = resolve_members(members, zoo, devices=n_dev)
     for start in range(0, n, chunk):
         # numpy zoos are sliced on the host, device-resident ones on the device
         part = jax.tree.map(lambda a, s=start: a[s:s + chunk], zoo)

@@ -1,4 +1,5 @@
-"""Train many models at once: one jitted program, ``vmap`` over members, ``scan`` over steps.
+"""Train many models at once: one jitted program, ``vmap`` (or ``lax.map``) over members,
+``scan`` over steps.
 
 Every member of a group shares the architecture, the data arrays and the
 :class:`TrainConfig`; each has its own PRNG key (minibatch order), and optionally
@@ -23,7 +24,7 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from tafa_jax.nets.network import Network, Params, check_params, forward, train_apply
-from tafa_jax.nets.stacking import member_batching, over_members, zoo_size
+from tafa_jax.nets.stacking import member_batching, over_members, resolve_members, zoo_size
 
 OPTIMIZERS = ("adam", "sgd", "adamw")
 LOSSES = ("mse", "mae", "huber", "xent")
@@ -220,10 +221,7 @@ def train_group(
         for m, p in zip(jax.tree.leaves(masks), jax.tree.leaves(params0["params"]), strict=True):
             if m.shape != p.shape:
                 raise ValueError(f"mask leaf shape {m.shape} does not match param {p.shape}")
-    if members not in ("auto", "vmap", "map"):
-        raise ValueError(f"members must be 'auto', 'vmap' or 'map', got {members!r}")
-    if members == "auto":
-        members = member_batching(params0)
+    members = resolve_members(members, params0)
     bits = trainable_bits(jax.tree.map(lambda a: a[0], params0), trainable)
     # lr is per-member data, not part of the compiled program's identity
     static_cfg = dataclasses.replace(cfg, lr=1.0)
