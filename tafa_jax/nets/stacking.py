@@ -52,7 +52,7 @@ def member_batching(zoo: Params, *, backend: str | None = None, devices: int = 1
 
     ``vmap`` over members whose convolution kernels differ turns every convolution
     into a grouped one, which XLA's CPU backend runs slowly. Measured on 2 CPU cores
-    (docs/method.md, "Zoo training and verification of convolutional zoos"): 4 skin
+    (docs/method.md, "Convolutional zoos"): 4 skin
     ResNet-18s (28 px) trained 1.7x faster one after another (``lax.map``) than
     vmapped, and ran 4100 queries 1.5x faster; 16 warfarin MLPs trained in the same
     time either way (0.99x). Accelerators and a zoo axis sharded over several devices keep
