@@ -45,6 +45,7 @@ line, ``Scenario.match_for``). Writes ``calibrated_score_budget``.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import time
@@ -65,7 +66,7 @@ from design_study import (  # noqa: E402
 from profile_scorer import over_keys, over_keys_cells, run_metrics, zoo_runs  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
-from tafa_jax.scenarios import WARFARIN  # noqa: E402
+from tafa_jax.scenarios import WARFARIN, Scenario  # noqa: E402
 from tafa_jax.verify.calibrate import calibrated_score, fit_calibration  # noqa: E402
 from tafa_jax.verify.score import quorum_need  # noqa: E402
 
@@ -136,6 +137,27 @@ def score_rows(test: list[dict], ref: list[dict], size: int, quorum: float,
     return rows
 
 
+def layout_rules(ap: argparse.ArgumentParser, sc: Scenario, layouts: list[str],
+                 keep_quorum: bool = False) -> dict[str, tuple]:
+    """``{name: (generation, match)}``: the scenario's profile rule regrouped as each
+    ``"GxL"`` of ``layouts`` (G groups of L lines), matched as ``sc.match_for`` says
+    (``keep_quorum``: with the rule's own quorum); a malformed layout is a usage
+    error of ``ap``."""
+    gen, match = sc.rule("profile")
+    rules = {}
+    for layout in layouts:
+        try:
+            groups, size = (int(n) for n in layout.split("x"))
+        except ValueError:
+            groups = size = 0
+        if groups < 1 or size < 1:
+            ap.error(f"--layouts takes GxL, groups and lines per group >= 1, got {layout!r}")
+        gcfg = dataclasses.replace(gen, n_pairs=groups, siblings=size)
+        rules[f"profile, {groups} groups of {size}"] = (
+            gcfg, match if keep_quorum else sc.match_for(gcfg.probes, size))
+    return rules
+
+
 def main(argv=None) -> int:
     ap = study_parser(__doc__, 15, "small zoo, two keys (a smoke run)")
     ap.add_argument("--layouts", nargs="+", metavar="GxL",
@@ -149,20 +171,7 @@ def main(argv=None) -> int:
         args.layouts = list(BUDGET_LAYOUTS)
     rules = {"profile": WARFARIN.rule("profile"), "pairs": WARFARIN.rule("pairs")}
     if args.layouts:
-        rules = {}
-        for layout in args.layouts:
-            try:
-                groups, size = (int(n) for n in layout.split("x"))
-            except ValueError:
-                groups = size = 0
-            if groups < 1 or size < 1:
-                ap.error(f"--layouts takes GxL, groups and lines per group >= 1, "
-                         f"got {layout!r}")
-            gcfg = dataclasses.replace(WARFARIN.rule("profile")[0], n_pairs=groups,
-                                       siblings=size)
-            match = (WARFARIN.rule("profile")[1] if args.budget
-                     else WARFARIN.match_for(gcfg.probes, size))
-            rules[f"profile, {groups} groups of {size}"] = (gcfg, match)
+        rules = layout_rules(ap, WARFARIN, args.layouts, keep_quorum=args.budget)
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)

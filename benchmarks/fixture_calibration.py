@@ -19,6 +19,13 @@ every rule; each rule's count is recorded).
     python benchmarks/fixture_calibration.py --scenario skin --synthetic --keys 2 --candidates 2048
     python benchmarks/fixture_calibration.py --scenario skin --run-dir RUN --keys 2
         # a finished `tafa-jax run --calibrate data --out RUN`: its zoo and reference zoo
+    python benchmarks/fixture_calibration.py --scenario skin --run-dir RUN --keys 3 \
+        --layouts 20x5 25x4 33x3 50x2
+        # the scenario's profile rule (its default), its lines regrouped: G groups of L
+
+With ``--layouts`` the rules are the scenario's own profile rule (skin: 40 d, 8192
+candidate lines) at each layout, generated anew and matched as
+``Scenario.match_for`` says; output ``*_layouts``.
 
 With 3 (fashion) or 4 (skin) independent models per zoo, a table's independent
 side rests on 60-80 groups and each ARUC on 3-4 negatives: these rank scores on
@@ -37,7 +44,7 @@ import jax
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from calibrated_score import score_rows  # noqa: E402
+from calibrated_score import layout_rules, score_rows  # noqa: E402
 from design_study import write_result  # noqa: E402
 from fixture_study import fixture, fixture_parser, variants, zoo_counts  # noqa: E402
 from profile_scorer import over_keys_cells, zoo_runs  # noqa: E402
@@ -57,17 +64,22 @@ def main(argv=None) -> int:
     ap.add_argument("--keys", type=int, default=3)
     ap.add_argument("--candidates", type=int,
                     help="candidate lines per rule (default: each rule's own)")
+    ap.add_argument("--layouts", nargs="+", metavar="GxL",
+                    help="the scenario's profile rule regrouped: G groups of L lines each")
     args = ap.parse_args(argv)
     if args.keys < 1:
         ap.error(f"--keys must be >= 1, got {args.keys}")
-    t0 = time.perf_counter()
     sc = get_scenario(args.scenario)
+    if args.layouts:
+        rules = layout_rules(ap, sc, args.layouts)
+    else:
+        named = {v[1]: (v[2], v[3]) for v in variants(sc)}
+        rules = {"pairs": sc.rule("pairs"),
+                 BEST_PROFILE[sc.name]: named[BEST_PROFILE[sc.name]]}
+    t0 = time.perf_counter()
     fx = fixture(sc, Path(args.out), args.synthetic, args.data_dir, heldout=True,
                  run_dir=args.run_dir)
     net, params = fx["net"], fx["params"]
-    named = {v[1]: (v[2], v[3]) for v in variants(sc)}
-    rules = {"pairs": sc.rule("pairs"),
-             BEST_PROFILE[sc.name]: named[BEST_PROFILE[sc.name]]}
     result = {"scenario": sc.name, "data": fx["label"], "data_source": fx["source"],
               "owner_utility": fx["utility"], "keys": args.keys, "machine": machine_info(),
               "zoo_size": fx["zoo_size"], "run_dir": args.run_dir,
@@ -101,8 +113,11 @@ def main(argv=None) -> int:
                                      sum(c.get("owner_failed", 0) for c in f.meta["search"])
                                      for f in fingerprints]}
     result["wall_s"] = time.perf_counter() - t0
+    result["command"] = " ".join(["python benchmarks/fixture_calibration.py",
+                                  *(argv if argv is not None else sys.argv[1:])])
     write_result(Path(args.out), f"fixture_calibration_{sc.name}"
-                 + ("_run" if args.run_dir else ""), result, to_markdown)
+                 + ("_run" if args.run_dir else "") + ("_layouts" if args.layouts else ""),
+                 result, to_markdown)
     return 0
 
 
@@ -120,9 +135,9 @@ def to_markdown(result) -> str:
              "(kind columns, highest negative and distillation: means over keys). "
              + ("With 3-4 negatives per zoo these rank scores; they are not results. "
                 if few else "")
-             + "Regenerate: "
-             f"`python benchmarks/fixture_calibration.py --scenario {result['scenario']} "
-             "...`.", ""]
+             + "Regenerate: `"
+             + result.get("command", "python benchmarks/fixture_calibration.py --scenario "
+                          f"{result['scenario']} ...") + "`.", ""]
     for rule, r in result["rules"].items():
         if "error" in r:
             lines += [f"## {rule}: not scored ({r['candidates']} candidate lines)", "",

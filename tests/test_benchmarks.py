@@ -311,6 +311,30 @@ def test_calibrated_score_budget_option():
     assert "Regenerate: `python benchmarks/calibrated_score.py --budget`" in md
 
 
+def test_layout_rules_regroup_the_scenarios_profile_rule():
+    import argparse
+
+    import calibrated_score as cs
+
+    from tafa_jax.scenarios import SKIN, WARFARIN
+
+    ap = argparse.ArgumentParser()
+    rules = cs.layout_rules(ap, SKIN, ["20x5", "33x3"])
+    gen, match = SKIN.rule("profile")
+    # the rule's own layout is the rule itself; another keeps everything but the grouping
+    assert rules["profile, 20 groups of 5"] == (gen, match)
+    g3, m3 = rules["profile, 33 groups of 3"]
+    assert (g3.n_pairs, g3.siblings) == (33, 3) and g3.distances == gen.distances
+    assert g3.n_candidates == gen.n_candidates and m3 == SKIN.match_for(gen.probes, 3)
+    # warfarin's quorum is for its 20-line groups: other sizes match every line
+    w = cs.layout_rules(ap, WARFARIN, ["10x10"], keep_quorum=False)["profile, 10 groups of 10"]
+    assert w[1].profile_quorum == 1.0 != WARFARIN.rule("profile")[1].profile_quorum
+    for bad in ("20by5", "0x5", "5x"):
+        with pytest.raises(SystemExit) as exc:
+            cs.layout_rules(ap, SKIN, [bad])
+        assert exc.value.code == 2
+
+
 def test_calibrated_score_rows_fit_on_the_other_zoo():
     import calibrated_score as cs
 
