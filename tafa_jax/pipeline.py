@@ -168,6 +168,16 @@ def owner_training_steps(scenario: Scenario, steps: int | None = None) -> int:
     return scenario.owner_train.steps
 
 
+def owner_recipe(scenario: Scenario, steps: int | None = None) -> dict[str, Any] | None:
+    """How a supervised owner was trained, for the report: its ``TrainConfig`` with
+    the steps used and the schedule always named; ``None`` for fashion (the WGAN's
+    settings are :func:`tafa_jax.gan.fashion_configs`')."""
+    if scenario.name == "fashion":
+        return None
+    cfg = dataclasses.replace(scenario.owner_train, steps=owner_training_steps(scenario, steps))
+    return {**cfg.to_json(), "schedule": cfg.schedule}
+
+
 # The fashion owner's critic and quality scorer travel beside the generator: the
 # pirates' adversarial fine-tuning needs the critic, every utility needs the scorer.
 _GAN_EXTRAS: dict[str, dict[str, Any]] = {}
@@ -584,6 +594,7 @@ def run_scenario(
         "config": {"generation": gcfg.to_json(), "match": dataclasses.asdict(mcfg),
                    "zoo_size": zoo_size, "seed": seed, "owner_utility": utility,
                    "owner_steps": owner_training_steps(scenario, owner_steps),
+                   "owner_train": owner_recipe(scenario, owner_steps),
                    "utility_metric": scenario.utility_metric,
                    "fingerprint_search": fps.meta["search"]},
         "suspects": rows,

@@ -214,7 +214,10 @@ SKIN = Scenario(
     task="classification",
     owner_spec={"builder": "resnet18", "num_classes": 7, "image_size": 28, "channels": 3,
                 "widths": [16, 32, 64, 128]},
-    owner_train=TrainConfig("adam", 1e-3, 300, 64, loss="xent"),
+    # the cosine decay lets the owner converge in its 300 steps: on the synthetic images
+    # it reaches accuracy 0.989 (a constant 1e-3 stopped at 0.828, and 100 fine-tuning
+    # steps at 1e-4 lifted that to 0.996; docs/method.md)
+    owner_train=TrainConfig("adam", 1e-3, 300, 64, loss="xent", schedule="cosine"),
     utility_metric="accuracy",
     generation=_SKIN_PAIRS[0],
     match=_SKIN_PAIRS[1],
@@ -229,12 +232,19 @@ SKIN = Scenario(
     # median. By the rate: 10 / 20 / 30 / 40 / 60 d scored ARUC 0.310 / 0.419 / 0.621 /
     # 0.696 / 0.704; 80 d found 6 of 20 groups. Lines this long are rarely clean on
     # every sibling: 8192 candidate lines (the earlier 20 d rule, chosen on a small
-    # fixture with a 30-step owner, used 2048)
+    # fixture with a 30-step owner, used 2048). Chosen with the earlier owner (a
+    # constant rate, accuracy 0.83) and kept, not re-tuned, for the converged one
     profile=(dataclasses.replace(_SKIN_PAIRS[0], n_pairs=20, siblings=5, probes=41,
                                  distances=(0.04,), line_length=0.16, n_candidates=8192),
              dataclasses.replace(_SKIN_PAIRS[1], same_sign=False, profile_tol=1,
                                  profile_jump_tol=0.5)),
     default_rule="profile",
+    # run scores the headline zoo by the calibrated score, its table fitted on a
+    # reference zoo of the same recipe trained on the data: with the converged owner
+    # (synthetic images, 33+/30-) ARUC 0.999 against 0.703 by the rate, which no
+    # threshold lifts (copies that fine-tune all layers match 0.45-0.85 of the groups,
+    # independent models up to 0.25; docs/method.md, "A converged skin owner")
+    default_calibration="data",
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (WARFARIN, FASHION, SKIN)}

@@ -353,7 +353,8 @@ def test_demo_and_run_pass_the_calibration_default_through(monkeypatch):
              ("owner-labelled", 5)),
             (["run", "--scenario", "warfarin", "--out", "x", "--zoo-size", "small"],
              (None, 3)),
-            (["run", "--scenario", "skin", "--out", "x"], (None, 3)),
+            (["run", "--scenario", "skin", "--out", "x"], ("data", 3)),
+            (["run", "--scenario", "skin", "--out", "x", "--zoo-size", "small"], (None, 3)),
             (["run", "--scenario", "fashion", "--out", "x"], (None, 3))):
         with pytest.raises(Called) as got:
             main(argv)

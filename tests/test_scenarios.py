@@ -42,6 +42,9 @@ def test_skin_end_to_end_on_a_dermamnist_fixture(tmp_path):
     assert res["queries_per_suspect"] == 2 * gen.siblings * gen.probes
     assert rep["config"]["match"] == dataclasses.asdict(match)
     assert rep["config"]["owner_steps"] == 5
+    # the report names how the owner was trained, its schedule included
+    assert rep["config"]["owner_train"]["steps"] == 5
+    assert rep["config"]["owner_train"]["schedule"] == sc.owner_train.schedule
     _fixture_study_reads_the_run(sc, tmp_path / "run", res)
 
 

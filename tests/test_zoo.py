@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import jax
@@ -232,6 +233,33 @@ def test_train_config_validation():
         zoo.TrainConfig(loss="hinge")
     with pytest.raises(ValueError, match="adamw"):
         zoo.TrainConfig("adam", weight_decay=0.1)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        zoo.TrainConfig(schedule="linear")
+    # a constant rate writes the JSON it wrote before the field existed (recipe digests
+    # of finished zoos stay valid); a cosine one says so
+    assert "schedule" not in zoo.TrainConfig().to_json()
+    assert zoo.TrainConfig(schedule="cosine").to_json()["schedule"] == "cosine"
+
+
+def test_cosine_schedule_scales_each_step(owner, data):
+    net, params = owner
+    p0 = jax.tree.map(lambda a: a[None], params)
+    x, y, key = data.x_owner, data.y_owner, jax.random.key(3)
+    plain = zoo.TrainConfig("sgd", 1e-2, 1, 8, loss="mse", momentum=0.0)
+    cosine = dataclasses.replace(plain, steps=2, schedule="cosine")
+    both, _ = zoo.train_group(net, p0, x, y, cosine, keys=key[None])
+    # plain SGD has no state: two cosine steps are a step at lr, then one at lr * (1 +
+    # cos(pi / 2)) / 2 = lr / 2 with the minibatch key the first step carried on
+    first, _ = zoo.train_group(net, p0, x, y, plain, keys=key[None])
+    second, _ = zoo.train_group(net, first, x, y, plain, keys=jax.random.split(key)[0][None],
+                                lrs=jnp.array([0.5e-2]))
+    for a, b in zip(jax.tree.leaves(both), jax.tree.leaves(second), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    full, _ = zoo.train_group(net, p0, x, y, dataclasses.replace(plain, steps=2),
+                              keys=key[None])
+    moved = [float(jnp.abs(a - b).max()) for a, b in
+             zip(jax.tree.leaves(full), jax.tree.leaves(both), strict=True)]
+    assert max(moved) > 1e-6  # the constant rate's second step is another step
 
 
 # -- recipes --------------------------------------------------------------------
@@ -384,8 +412,17 @@ def test_resumed_build_skips_finished_groups(tmp_path, owner, data):
     again = zoo.build_zoo(tmp_path, **kwargs)
     assert (again.trained_groups, again.skipped_groups) == (0, 5)
     assert again.records == z.records
-    with pytest.raises(ValueError, match="different zoo"):
-        zoo.build_zoo(tmp_path, **{**kwargs, "recipe": _tiny_recipe((0.0, 0.3))})
+    # an edited recipe trains its changed group again and keeps the others
+    events.clear()
+    edited = zoo.build_zoo(tmp_path, progress=events.append,
+                           **{**kwargs, "recipe": _tiny_recipe((0.0, 0.3))})
+    assert [e["group"] for e in events if e["event"] == "trained"] == ["prune"]
+    assert edited.record("prune-v1-s0").member.settings == {"ratio": 0.3}
+    assert edited.record("prune-v1-s0").digest != z.record("prune-v1-s0").digest
+    assert edited.record("ftll-v0-s1") == z.record("ftll-v0-s1")
+    assert edited.manifest["recipe_digest"] == _tiny_recipe((0.0, 0.3)).digest()
+    with pytest.raises(ValueError, match=r"different zoo \(key differs\)"):
+        zoo.build_zoo(tmp_path, **{**kwargs, "key": jax.random.key(1)})
     # a zoo trained on the data is not resumed as one on owner-labelled samples
     assert "owner_labelled" not in json.loads((tmp_path / "manifest.json").read_text())
     with pytest.raises(ValueError, match=r"different zoo \(owner_labelled differs\)"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
 import time
 import zlib
@@ -340,7 +341,8 @@ def build_zoo(
 
     Args:
       out_dir: the zoo directory; created if missing. If it already holds a
-        manifest for the same owner, recipe and key, finished groups are skipped.
+        manifest for the same owner and key, finished groups whose spec the recipe
+        has not changed are skipped (a grown recipe trains only its new groups).
       owner_net, owner_params: the owner model (one model, not stacked).
       data: ``x_pirate, y_pirate, x_owner, y_owner, x_test, y_test`` (a
         :class:`ZooData`, ``TabularSplits`` or dict). Only the weight-only kinds
@@ -400,7 +402,7 @@ def build_zoo(
     done_params: dict[str, Params] = {}
     if (out / "manifest.json").exists():
         old = read_json(out / "manifest.json")
-        for field in ("format_version", "recipe_digest", "key", "utility_metric",
+        for field in ("format_version", "key", "utility_metric", "utility_tolerance",
                       "owner_labelled"):
             if old.get(field) != head.get(field):
                 raise ValueError(f"{out} already holds a different zoo ({field} differs); "
@@ -408,7 +410,13 @@ def build_zoo(
         if old.get("owner", {}).get("digest") != head["owner"]["digest"]:
             raise ValueError(f"{out} already holds a zoo of a different owner (digest differs); "
                              "build into a new directory or delete this one")
+        # a grown or edited recipe keeps the finished groups it did not change
+        old_specs = {g["name"]: g for g in old.get("recipe", {}).get("groups", [])}
+        new_specs = {g["name"]: g for g in head["recipe"]["groups"]}
         for name, entry in old.get("groups", {}).items():
+            if name not in new_specs or _canonical(old_specs.get(name)) != _canonical(
+                    new_specs[name]):
+                continue  # changed: trained again; gone: left out
             recs = [MemberRecord.from_json(m) for m in entry["members"]]
             try:
                 done_params[name] = _load_group(out, name, entry, recs)
@@ -455,6 +463,11 @@ def build_zoo(
     write_manifest(out, manifest)
     zoo = load_zoo(out, _params=done_params)
     return dataclasses.replace(zoo, trained_groups=trained, skipped_groups=skipped)
+
+
+def _canonical(spec: Mapping[str, Any] | None) -> str:
+    """A group spec's JSON text, the same for a spec and its round trip through a file."""
+    return json.dumps(spec, sort_keys=True)
 
 
 def _ordered(manifest: dict[str, Any], planned) -> dict[str, Any]:

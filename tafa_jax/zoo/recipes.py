@@ -234,12 +234,12 @@ class ZooRecipe:
 
 # -- the paper's scenarios ------------------------------------------------------
 def _sized_configs(size: str, loss: str, small_steps: tuple[int, int, int],
-                   head_steps: tuple[int, int, int]):
+                   head_steps: tuple[int, int, int], schedule: str = "constant"):
     """``(small, pick, ft, ft_large, own)`` for a recipe size.
 
     ``*_steps`` are ``(fine-tune steps, from-scratch steps, batch size)``; ``pick(a, b)``
     is ``a`` for the small size and ``b`` for the headline one. Fine-tuning uses Adam
-    at 1e-4 and 1e-3, training from scratch Adam at 1e-3.
+    at 1e-4 and 1e-3 (constant), training from scratch Adam at 1e-3 with ``schedule``.
     """
     if size not in ("small", "headline"):
         raise ValueError(f"size must be 'small' or 'headline', got {size!r}")
@@ -251,7 +251,7 @@ def _sized_configs(size: str, loss: str, small_steps: tuple[int, int, int],
 
     return (small, pick, TrainConfig("adam", 1e-4, ft_steps, bs, loss=loss),
             TrainConfig("adam", 1e-3, ft_steps, bs, loss=loss),
-            TrainConfig("adam", 1e-3, own_steps, bs, loss=loss))
+            TrainConfig("adam", 1e-3, own_steps, bs, loss=loss, schedule=schedule))
 
 
 def warfarin_recipe(size: str = "small") -> ZooRecipe:
@@ -298,26 +298,36 @@ def skin_recipe(size: str = "small") -> ZooRecipe:
     other-width negatives. Distillation is skipped. Other-architecture negatives
     (``neg_arch``) depend on the owner's input shape; add them with ``GroupSpec``.
 
-    ``"headline"``: 32 positives over 10 kinds and 30 negatives (20 same-recipe seeds,
-    data subsets, SGD). Independent models train with the owner's own recipe (Adam at
-    1e-3, 300 steps of 64: ``SKIN.owner_train``), as PROTOCOL.md's hardest negatives
-    do; pirates fine-tune for 100 steps, a third of it. ``"small"``: 1-3 members per
-    kind and few steps, for CI and the fixture studies.
+    ``"headline"``: 51 positives over 10 kinds and 30 negatives (20 same-recipe seeds,
+    data subsets, SGD). The attacks that cost utility (FTAL at the large rate, RTAL,
+    fine-pruning) have more seeds, and fine-pruning runs at both rates, so that at
+    least 30 positives pass the utility filter against a converged owner (of 32
+    positives 22 did on synthetic images, of 43 27). Independent models train with
+    the owner's own recipe (Adam at
+    1e-3 with a cosine decay, 300 steps of 64: ``SKIN.owner_train``), as PROTOCOL.md's
+    hardest negatives do; pirates fine-tune for 100 steps, a third of it, at a
+    constant rate. ``"small"``: 1-3 members per kind and few steps, for CI and the
+    fixture studies.
     """
-    small, s, ft, ft_large, own = _sized_configs(size, "xent", (10, 20, 16), (100, 300, 64))
+    small, s, ft, ft_large, own = _sized_configs(size, "xent", (10, 20, 16), (100, 300, 64),
+                                                 schedule="cosine")
     return ZooRecipe(f"skin-{size}", (
         GroupSpec("ftll", "ftll", s(1, 3), train=ft_large),
         GroupSpec("ftal_small", "ftal_small", s(1, 3), train=ft),
-        GroupSpec("ftal_large", "ftal_large", s(1, 3), train=ft_large),
+        GroupSpec("ftal_large", "ftal_large", s(1, 5), train=ft_large),
         GroupSpec("rtll", "rtll", s(1, 3), train=ft_large),
-        GroupSpec("rtal", "rtal", s(1, 3), train=ft_large),
+        GroupSpec("rtal", "rtal", s(1, 5), train=ft_large),
         GroupSpec("prune", "prune", 1, tuple({"ratio": r} for r in (0.2, 0.4, 0.6, 0.8))),
-        GroupSpec("fineprune", "fineprune", s(1, 2),
+        GroupSpec("fineprune", "fineprune", s(1, 3),
                   tuple({"ratio": r} for r in ((0.4, 0.8) if small else (0.2, 0.4, 0.6, 0.8))),
                   train=ft_large),
+        # a careful pirate fine-prunes at the small rate too (headline only)
+        *(() if small else (GroupSpec("fineprune_small", "fineprune", 2, tuple(
+            {"ratio": r} for r in (0.2, 0.4, 0.6, 0.8)), train=ft),)),
         GroupSpec("fp16", "fp16"),
         GroupSpec("int8", "int8"),
-        GroupSpec("noise", "noise", s(1, 3), ({"scale": 0.05},)),
+        GroupSpec("noise", "noise", s(1, 3),
+                  tuple({"scale": v} for v in ((0.05,) if small else (0.01, 0.05)))),
         GroupSpec("neg_same", "neg_same", s(2, 20), train=own),
         GroupSpec("neg_subset", "neg_subset", s(1, 5), ({"fraction": 0.5},), train=own),
         GroupSpec("neg_sgd", "neg_optim", s(1, 5),

@@ -28,6 +28,7 @@ from tafa_jax.nets.stacking import member_batching, over_members, resolve_member
 
 OPTIMIZERS = ("adam", "sgd", "adamw")
 LOSSES = ("mse", "mae", "huber", "xent")
+SCHEDULES = ("constant", "cosine")
 METRICS = ("mae", "mse", "accuracy")
 
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -51,6 +52,9 @@ class TrainConfig:
       l2: coefficient of ``0.5 * l2 * sum(kernel ** 2)`` over the trainable kernels.
       momentum: SGD momentum.
       huber_delta: the Huber loss's delta, in output units.
+      schedule: the learning rate over the steps: ``"constant"``, or ``"cosine"``
+        (from ``lr`` at the first step down to 0 after the last: ``lr * (1 + cos(pi *
+        t / steps)) / 2`` at step ``t``).
     """
 
     optimizer: str = "adam"
@@ -62,8 +66,11 @@ class TrainConfig:
     l2: float = 0.0
     momentum: float = 0.9
     huber_delta: float = 1.0
+    schedule: str = "constant"
 
     def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {SCHEDULES}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of {OPTIMIZERS}")
         if not callable(self.loss) and self.loss not in LOSSES:
@@ -81,12 +88,19 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        if d["schedule"] == "constant":  # as before the field existed: recipe digests hold
+            del d["schedule"]
         if callable(self.loss):
             d["loss"] = getattr(self.loss, "__qualname__", repr(self.loss))
         return d
 
 
 # -- pieces -------------------------------------------------------------------
+def _cosine(t: Int[Array, ""], steps: int) -> Float[Array, ""]:
+    """The cosine schedule's factor at step ``t`` of ``steps``: 1 at 0, 0 at ``steps``."""
+    return 0.5 * (1.0 + jnp.cos(jnp.pi * t.astype(jnp.float32) / steps))
+
+
 def _direction(cfg: TrainConfig) -> optax.GradientTransformation:
     """The optimiser without its learning rate: updates are ``p - lr * u``."""
     if cfg.optimizer == "sgd":
@@ -243,7 +257,7 @@ def _train(net, cfg, bits, members, params0, x, y, keys, data_index, masks, lrs)
                 lambda p, m, t: p * m if t else p, p0["params"], mask, train_tree)}
         state0 = tx.init(p0["params"])
 
-        def step(carry, _):
+        def step(carry, t):
             params, state, k = carry
             k, sub = jax.random.split(k)
             idx = jax.random.randint(sub, (cfg.batch_size,), 0, n_rows)
@@ -266,7 +280,8 @@ def _train(net, cfg, bits, members, params0, x, y, keys, data_index, masks, lrs)
             if mask is not None:
                 grads = jax.tree.map(lambda g, m: g * m, grads, mask)
             updates, state = tx.update(grads, state, params["params"])
-            new_p = jax.tree.map(lambda p, u, t: p - lr * u if t else p,
+            rate = lr if cfg.schedule == "constant" else lr * _cosine(t, cfg.steps)
+            new_p = jax.tree.map(lambda p, u, b: p - rate * u if b else p,
                                  params["params"], updates, train_tree)
             if mask is not None:
                 new_p = jax.tree.map(lambda p, m, t: p * m if t else p, new_p, mask, train_tree)
@@ -277,7 +292,8 @@ def _train(net, cfg, bits, members, params0, x, y, keys, data_index, masks, lrs)
                     for name, old in params["batch_stats"].items()}
             return (out, state, k), loss
 
-        (params, _, _), losses = jax.lax.scan(step, (p0, state0, key), None, length=cfg.steps)
+        (params, _, _), losses = jax.lax.scan(step, (p0, state0, key),
+                                              jnp.arange(cfg.steps))
         return params, losses
 
     return over_members(member, (params0, keys, data_index, masks, lrs), members)
