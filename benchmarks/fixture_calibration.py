@@ -27,7 +27,9 @@ With ``--layouts`` the rules are the scenario's own profile rule (skin: 40 d, 81
 candidate lines) at each layout, generated anew and matched as
 ``Scenario.match_for`` says; output ``*_layouts``.
 
-With 3 (fashion) or 4 (skin) independent models per zoo, a table's independent
+The committed small-fixture skin table (``fixture_calibration_skin.md``) was
+measured with an owner trained at a constant rate, before skin's recipe took its
+cosine schedule. With 3 (fashion) or 4 (skin) independent models per zoo, a table's independent
 side rests on 60-80 groups and each ARUC on 3-4 negatives: these rank scores on
 a fixture, they are not results.
 """

@@ -20,7 +20,10 @@ says which data each table used:
 
 Owner and zoo are the small configuration (``--zoo-size small``) with few owner
 steps, as the ``tafa-jax run`` smoke commands in docs/method.md; with ``--run-dir``
-they are a finished run's (any zoo size; nothing is trained).
+they are a finished run's (any zoo size; nothing is trained). The skin tables
+committed before skin's owner recipe took its cosine schedule (every
+``fixture_study_skin*`` table) were measured with owners trained at a constant
+rate; a rerun trains with the scenario's recipe of now, and its table says which.
 """
 
 from __future__ import annotations
@@ -152,6 +155,7 @@ def fixture(sc: Scenario, out: Path, synthetic: bool, data_dir: str | None,
                                          data, jax.random.fold_in(k_zoo, 1), size="small")))
     return {"domain": data.domain, "source": data.source, "label": label, "net": net,
             "params": params, "utility": utility, "owner_steps": OWNER_STEPS[sc.name],
+            "owner_schedule": None if sc.name == "fashion" else sc.owner_train.schedule,
             "zoo_size": "small", "zoos": zoos, "k_fp": k_fp}
 
 
@@ -180,6 +184,9 @@ def from_run(sc: Scenario, run: Path, heldout: bool = False) -> dict:
             "label": label, "net": net, "params": params, "utility": meta["utility"],
             # reports before the steps were recorded ran the scenario's own
             "owner_steps": owner_training_steps(sc, report["config"].get("owner_steps")),
+            # reports before the owner's recipe was recorded trained at a constant rate
+            "owner_schedule": (report["config"].get("owner_train") or {}).get(
+                "schedule", None if sc.name == "fashion" else "constant"),
             "zoo_size": report["config"]["zoo_size"],
             "zoos": zoos, "k_fp": jax.random.split(jax.random.key(seed), 3)[2]}
 
@@ -252,7 +259,8 @@ def main(argv=None) -> int:
             for block, name, gcfg, mcfg in todo]
     result = {"scenario": sc.name, "data": label, "data_source": fx["source"],
               "owner_utility": utility, "utility_metric": sc.utility_metric,
-              "owner_steps": fx["owner_steps"], "key_index": args.key_index,
+              "owner_steps": fx["owner_steps"], "owner_schedule": fx["owner_schedule"],
+              "key_index": args.key_index,
               "owner_check": args.owner_check, "run_dir": args.run_dir,
               "candidates": args.candidates,
               "zoo": {"size": fx["zoo_size"], "positives": n_pos, "negatives": n_neg},
@@ -270,7 +278,9 @@ def to_markdown(result) -> str:
     z = result["zoo"]
     lines = [f"# Rule ablation: {result['scenario']} ({z['size']} zoo: {z['positives']} "
              f"positives, {z['negatives']} negatives, utility-filtered)", "",
-             f"**Data: {result['data']}.** Owner: {result['owner_steps']} training steps, "
+             f"**Data: {result['data']}.** Owner: {result['owner_steps']} training steps"
+             + (f" ({result['owner_schedule']} rate)" if result.get("owner_schedule") else "")
+             + ", "
              f"{result['utility_metric']} {result['owner_utility']:.3f}. Fingerprint key "
              f"index {result.get('key_index', 0)}"
              + ("; groups the owner fails replaced at generation (--owner-check)"

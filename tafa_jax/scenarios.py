@@ -216,16 +216,17 @@ SKIN = Scenario(
                 "widths": [16, 32, 64, 128]},
     # the cosine decay lets the owner converge in its 300 steps: on the synthetic images
     # it reaches accuracy 0.989 (a constant 1e-3 stopped at 0.828, and 100 fine-tuning
-    # steps at 1e-4 lifted that to 0.996; docs/method.md)
+    # steps at 1e-4 lifted that to 0.996-0.998; docs/method.md)
     owner_train=TrainConfig("adam", 1e-3, 300, 64, loss="xent", schedule="cosine"),
     utility_metric="accuracy",
     generation=_SKIN_PAIRS[0],
     match=_SKIN_PAIRS[1],
     data="DermaMNIST (MedMNIST's dermamnist.npz), 7 classes",
     # PROVISIONAL, measured on synthetic images only: the headline zoo (28+/30-,
-    # utility-filtered) of an owner trained with this recipe on DermaMNIST-shaped
-    # synthetic images (accuracy 0.83), one key (benchmarks/fixture_study.py --run-dir,
-    # block "length", 8192 candidate lines; docs/method.md): the pairs' search and
+    # utility-filtered) of an owner trained with this recipe at a constant rate on
+    # DermaMNIST-shaped synthetic images (accuracy 0.83), one key
+    # (benchmarks/fixture_study.py --run-dir, block "length", 8192 candidate lines;
+    # docs/method.md): the pairs' search and
     # steepest boundaries with 20 groups of 5 profile lines, 41 probes over 0.04 (40
     # pair distances); a group matches when all 5 lines have a kink (the pairs' beta)
     # within one cell of a common position with a relative jump within 50 % of their

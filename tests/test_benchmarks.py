@@ -244,8 +244,12 @@ def test_fixture_study_variants_and_table_say_which_data():
     checked = fixture_study.to_markdown({
         "scenario": "skin", "data": "FIXTURE", "owner_utility": 0.2,
         "utility_metric": "accuracy", "owner_steps": 30, "owner_check": True,
+        "owner_schedule": "cosine",
         "zoo": {"size": "small", "positives": 8, "negatives": 4}, "rows": [row]})
     assert "groups the owner fails replaced at generation (--owner-check)" in checked
+    # the owner's schedule is named where the table knows it (older tables do not)
+    assert "Owner: 30 training steps (cosine rate)" in checked
+    assert "Owner: 30 training steps, " in md
 
 
 def test_profile_scorer_compares_the_first_line_test_with_the_median_test():

@@ -57,6 +57,7 @@ def _fixture_study_reads_the_run(sc, run, res):
 
     fx = fixture_study.from_run(sc, run)
     assert fx["owner_steps"] == 5 and fx["zoo_size"] == "small"
+    assert fx["owner_schedule"] == sc.owner_train.schedule
     assert fx["utility"] == res["config"]["owner_utility"]
     assert fx["domain"].shape == (16, 16, 3)
     assert "real data" in fx["label"] and "dermamnist.npz" in fx["label"]

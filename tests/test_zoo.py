@@ -423,6 +423,19 @@ def test_resumed_build_skips_finished_groups(tmp_path, owner, data):
     assert edited.manifest["recipe_digest"] == _tiny_recipe((0.0, 0.3)).digest()
     with pytest.raises(ValueError, match=r"different zoo \(key differs\)"):
         zoo.build_zoo(tmp_path, **{**kwargs, "key": jax.random.key(1)})
+    # a recipe of another name (another size, a mistyped directory) is refused whole
+    other = zoo.ZooRecipe("other", _tiny_recipe().groups)
+    with pytest.raises(ValueError, match="recipe 'tiny', not 'other'"):
+        zoo.build_zoo(tmp_path, **{**kwargs, "recipe": other})
+    with pytest.raises(ValueError, match="utility_tolerance must be"):
+        zoo.build_zoo(tmp_path, utility_tolerance=float("nan"), **kwargs)
+    # a group the recipe no longer has is left out of the manifest
+    fewer = zoo.ZooRecipe("tiny", _tiny_recipe((0.0, 0.3)).groups[:-1])
+    kept = zoo.build_zoo(tmp_path, **{**kwargs, "recipe": fewer})
+    assert (kept.trained_groups, kept.skipped_groups) == (0, 4)
+    assert not any(r.member.train_group == "neg_width" for r in kept.records)
+    assert not any(r.member.train_group == "neg_width"
+                   for r in zoo.load_zoo(tmp_path).records)
     # a zoo trained on the data is not resumed as one on owner-labelled samples
     assert "owner_labelled" not in json.loads((tmp_path / "manifest.json").read_text())
     with pytest.raises(ValueError, match=r"different zoo \(owner_labelled differs\)"):

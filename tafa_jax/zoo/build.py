@@ -8,7 +8,10 @@ A zoo directory holds::
 
 Every write is atomic. The manifest is rewritten after each group, so an
 interrupted build resumes where it stopped: groups already on disk (and whose
-digests check out) are skipped.
+digests check out) are skipped. A recipe of the same name that has grown or
+changed keeps its unchanged groups, trains the new and changed ones, and leaves
+out the groups it no longer has (their files stay on disk); a recipe of another
+name, owner, key, utility metric or tolerance is refused.
 """
 
 from __future__ import annotations
@@ -341,8 +344,10 @@ def build_zoo(
 
     Args:
       out_dir: the zoo directory; created if missing. If it already holds a
-        manifest for the same owner and key, finished groups whose spec the recipe
-        has not changed are skipped (a grown recipe trains only its new groups).
+        manifest for the same owner, key and recipe name, finished groups whose spec
+        the recipe has not changed are skipped (a grown recipe trains only its new
+        and changed groups); another owner, key, recipe name, utility metric,
+        tolerance or ``owner_labelled`` raises ``ValueError``.
       owner_net, owner_params: the owner model (one model, not stacked).
       data: ``x_pirate, y_pirate, x_owner, y_owner, x_test, y_test`` (a
         :class:`ZooData`, ``TabularSplits`` or dict). Only the weight-only kinds
@@ -373,6 +378,9 @@ def build_zoo(
         raise ValueError("utility_metric='quality' needs a utility_fn(net, params) -> (n,) scores")
     tol = DEFAULT_TOLERANCE[utility_metric] if utility_tolerance is None else float(
         utility_tolerance)
+    if not (math.isfinite(tol) and (tol > 0 if utility_metric == "quality" else tol >= 0)):
+        raise ValueError(f"utility_tolerance must be a finite number >= 0 (> 0 for a quality "
+                         f"ratio), got {utility_tolerance!r}")
     data = _as_data(data)
     spec = dict(owner_spec) if owner_spec is not None else describe_network(owner_net)
     if network_from_spec(spec) != owner_net:
@@ -410,6 +418,10 @@ def build_zoo(
         if old.get("owner", {}).get("digest") != head["owner"]["digest"]:
             raise ValueError(f"{out} already holds a zoo of a different owner (digest differs); "
                              "build into a new directory or delete this one")
+        if old.get("recipe", {}).get("name") != recipe.name:
+            raise ValueError(f"{out} already holds a zoo of recipe "
+                             f"{old.get('recipe', {}).get('name')!r}, not {recipe.name!r}; "
+                             "build into a new directory or delete this one")
         # a grown or edited recipe keeps the finished groups it did not change
         old_specs = {g["name"]: g for g in old.get("recipe", {}).get("groups", [])}
         new_specs = {g["name"]: g for g in head["recipe"]["groups"]}
@@ -423,6 +435,9 @@ def build_zoo(
             except (ValueError, FileNotFoundError):
                 continue  # missing or damaged: rebuild it
             manifest["groups"][name] = entry
+        if set(manifest["groups"]) != set(old.get("groups", {})):
+            # never leave the manifest naming a file that is about to be trained again
+            write_manifest(out, _ordered(manifest, planned))
 
     trained = skipped = 0
     total = len(planned)

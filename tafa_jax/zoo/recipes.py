@@ -294,17 +294,18 @@ def warfarin_recipe(size: str = "small") -> ZooRecipe:
 
 
 def skin_recipe(size: str = "small") -> ZooRecipe:
-    """A classification zoo (cross-entropy, accuracy): positives, same-arch and
-    other-width negatives. Distillation is skipped. Other-architecture negatives
-    (``neg_arch``) depend on the owner's input shape; add them with ``GroupSpec``.
+    """A classification zoo (cross-entropy, accuracy): positives and same-architecture
+    negatives (other seeds, data subsets, SGD). Distillation is skipped.
+    Other-architecture negatives (``neg_arch``) depend on the owner's input shape;
+    add them with ``GroupSpec``.
 
     ``"headline"``: 51 positives over 10 kinds and 30 negatives (20 same-recipe seeds,
     data subsets, SGD). The attacks that cost utility (FTAL at the large rate, RTAL,
     fine-pruning) have more seeds, and fine-pruning runs at both rates, so that at
     least 30 positives pass the utility filter against a converged owner (of 32
     positives 22 did on synthetic images, of 43 27). Independent models train with
-    the owner's own recipe (Adam at
-    1e-3 with a cosine decay, 300 steps of 64: ``SKIN.owner_train``), as PROTOCOL.md's
+    the owner's own recipe (Adam at 1e-3 with a cosine decay, 300 steps of 64:
+    ``SKIN.owner_train``; the SGD ones at 1e-2 with the same decay), as PROTOCOL.md's
     hardest negatives do; pirates fine-tune for 100 steps, a third of it, at a
     constant rate. ``"small"``: 1-3 members per kind and few steps, for CI and the
     fixture studies.

@@ -88,7 +88,8 @@ class TrainConfig:
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        if d["schedule"] == "constant":  # as before the field existed: recipe digests hold
+        if d["schedule"] == "constant":  # as before the field existed: the group specs of
+            # manifests written then still compare equal, and their groups resume
             del d["schedule"]
         if callable(self.loss):
             d["loss"] = getattr(self.loss, "__qualname__", repr(self.loss))
@@ -292,8 +293,10 @@ def _train(net, cfg, bits, members, params0, x, y, keys, data_index, masks, lrs)
                     for name, old in params["batch_stats"].items()}
             return (out, state, k), loss
 
-        (params, _, _), losses = jax.lax.scan(step, (p0, state0, key),
-                                              jnp.arange(cfg.steps))
+        # a constant rate scans no step index: the program is the one it was before
+        steps = None if cfg.schedule == "constant" else jnp.arange(cfg.steps)
+        (params, _, _), losses = jax.lax.scan(step, (p0, state0, key), steps,
+                                              length=cfg.steps)
         return params, losses
 
     return over_members(member, (params0, keys, data_index, masks, lrs), members)
