@@ -49,7 +49,7 @@ from tafa_jax.zoo import build_zoo
 from tafa_jax.zoo.arch import network_from_spec
 from tafa_jax.zoo.build import Zoo, ZooData, flatten_params, unflatten_params
 from tafa_jax.zoo.recipes import skin_recipe, warfarin_recipe
-from tafa_jax.zoo.train import evaluate, train_group
+from tafa_jax.zoo.train import TrainConfig, evaluate, train_group
 
 OWNER_FORMAT = "tafa-jax/owner"
 OWNER_VERSION = 1
@@ -147,7 +147,7 @@ def train_owner(scenario: Scenario, data: ScenarioData, key: jax.Array, *,
     steps = owner_training_steps(scenario, steps)
     if scenario.name == "fashion":
         return _train_fashion_owner(net, data, key, steps)
-    cfg = dataclasses.replace(scenario.owner_train, steps=steps)
+    cfg = owner_train_config(scenario, steps)
     k_init, k_train = jax.random.split(key)
     p0 = stack_init(net, k_init, 1)
     zd = data.zoo_data
@@ -168,13 +168,19 @@ def owner_training_steps(scenario: Scenario, steps: int | None = None) -> int:
     return scenario.owner_train.steps
 
 
+def owner_train_config(scenario: Scenario, steps: int | None = None) -> TrainConfig:
+    """The supervised owner's ``TrainConfig``: the scenario's, with ``steps`` if given."""
+    return dataclasses.replace(scenario.owner_train,
+                               steps=owner_training_steps(scenario, steps))
+
+
 def owner_recipe(scenario: Scenario, steps: int | None = None) -> dict[str, Any] | None:
-    """How a supervised owner was trained, for the report: its ``TrainConfig`` with
-    the steps used and the schedule always named; ``None`` for fashion (the WGAN's
-    settings are :func:`tafa_jax.gan.fashion_configs`')."""
+    """How a supervised owner was trained, for the report: :func:`owner_train_config`
+    with the schedule always named; ``None`` for fashion (the WGAN's settings are
+    :func:`tafa_jax.gan.fashion_configs`')."""
     if scenario.name == "fashion":
         return None
-    cfg = dataclasses.replace(scenario.owner_train, steps=owner_training_steps(scenario, steps))
+    cfg = owner_train_config(scenario, steps)
     return {**cfg.to_json(), "schedule": cfg.schedule}
 
 

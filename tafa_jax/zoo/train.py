@@ -97,11 +97,6 @@ class TrainConfig:
 
 
 # -- pieces -------------------------------------------------------------------
-def _cosine(t: Int[Array, ""], steps: int) -> Float[Array, ""]:
-    """The cosine schedule's factor at step ``t`` of ``steps``: 1 at 0, 0 at ``steps``."""
-    return 0.5 * (1.0 + jnp.cos(jnp.pi * t.astype(jnp.float32) / steps))
-
-
 def _direction(cfg: TrainConfig) -> optax.GradientTransformation:
     """The optimiser without its learning rate: updates are ``p - lr * u``."""
     if cfg.optimizer == "sgd":
@@ -246,6 +241,7 @@ def train_group(
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
 def _train(net, cfg, bits, members, params0, x, y, keys, data_index, masks, lrs):
     tx = _direction(cfg)
+    decay = optax.cosine_decay_schedule(1.0, cfg.steps)  # the factor on the member's lr
     treedef = jax.tree.structure(params0["params"])
     train_tree = jax.tree.unflatten(treedef, list(bits))
     top_trainable = {path[0].key for (path, _), b in zip(
@@ -281,7 +277,7 @@ def _train(net, cfg, bits, members, params0, x, y, keys, data_index, masks, lrs)
             if mask is not None:
                 grads = jax.tree.map(lambda g, m: g * m, grads, mask)
             updates, state = tx.update(grads, state, params["params"])
-            rate = lr if cfg.schedule == "constant" else lr * _cosine(t, cfg.steps)
+            rate = lr if cfg.schedule == "constant" else lr * decay(t)
             new_p = jax.tree.map(lambda p, u, b: p - rate * u if b else p,
                                  params["params"], updates, train_tree)
             if mask is not None:
