@@ -163,7 +163,7 @@ def cmd_train_owner(args) -> int:
     sc = _scenario(args.scenario)
     data = load_data(sc, data_dir=args.data_dir, synthetic=args.synthetic, seed=args.seed)
     net, params, utility = train_owner(sc, data, jax.random.key(args.seed), steps=args.steps)
-    save_owner(args.out, sc, params, utility, data)
+    save_owner(args.out, sc, params, utility, data, steps=args.steps)
     print(f"owner of {sc.name} trained: {sc.utility_metric} {utility:.4g} on the test split; "
           f"saved to {args.out}" + (" (SYNTHETIC data)" if data.synthetic else ""))
     return 0
@@ -204,7 +204,10 @@ def cmd_build_zoo(args) -> int:
               f"({e.get('trained', 0)} trained, {e.get('skipped', 0)} skipped "
               f"of {e.get('total', '?')})", flush=True)
 
-    zoo = make_zoo(sc, args.out, net, params, data, key, size=args.size, progress=show)
+    # the fashion headline zoo's negatives train as long as the owner did (owner
+    # directories older than train_steps hold the default owner's length)
+    zoo = make_zoo(sc, args.out, net, params, data, key, size=args.size, progress=show,
+                   owner_steps=meta.get("train_steps"))
     print(f"zoo of {len(zoo.records)} suspects in {args.out} "
           f"({zoo.trained_groups} groups trained, {zoo.skipped_groups} resumed)"
           + (", trained on owner-labelled domain samples" if args.owner_labelled else ""))
@@ -452,7 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", help="where the data set lives")
     r.add_argument("--synthetic", action="store_true",
                    help="use SYNTHETIC data (labelled as such in every output)")
-    r.add_argument("--owner-steps", type=int, help="owner training steps")
+    r.add_argument("--owner-steps", type=int,
+                   help="owner training steps (fashion: generator iterations, 20000 by "
+                        "default; its headline zoo's negatives train as long and its "
+                        "pirates fine-tune a tenth as long)")
     r.add_argument("--sweep", help="also sweep these pair distances (comma-separated; "
                                    "profile lines: their lengths)")
     _rule_arg(r)
@@ -465,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir")
     t.add_argument("--synthetic", action="store_true")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--steps", type=int)
+    t.add_argument("--steps", type=int,
+                   help="training steps (default: the scenario's); recorded for build-zoo")
     t.set_defaults(fn=cmd_train_owner)
 
     b = sub.add_parser("build-zoo", help="build (or resume) a labelled suspect zoo")

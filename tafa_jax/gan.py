@@ -703,7 +703,8 @@ def fashion_configs(size: str = "small") -> tuple[WGANConfig, WGANConfig]:
 
 
 def fashion_recipe(size: str = "small", *, owner_cfg: WGANConfig | None = None,
-                   ft_cfg: WGANConfig | None = None) -> FashionRecipe:
+                   ft_cfg: WGANConfig | None = None,
+                   owner_steps: int | None = None) -> FashionRecipe:
     """The fashion zoo's recipe.
 
     Positives: the weight-only kinds of :func:`~tafa_jax.zoo.recipes.weights_only_recipe`
@@ -717,7 +718,26 @@ def fashion_recipe(size: str = "small", *, owner_cfg: WGANConfig | None = None,
 
     ``headline``: 34 positives over 9 kinds, 3 distilled, 34 negatives (30 same-recipe,
     4 narrower). ``small``: 13 positives over 9 kinds, 1 distilled, 3 negatives.
+
+    ``owner_steps`` (headline only, not with ``owner_cfg`` or ``ft_cfg``): the owner
+    trained that many generator iterations instead of 20000. The negatives, which
+    follow the owner's recipe, train as long, and the pirates fine-tune a tenth as
+    long (the paper's 2000 of 20000), at least 1. The small (CI) recipe keeps its
+    own short lengths whatever the owner's.
     """
+    if owner_steps is not None:
+        if size != "headline":
+            raise ValueError(f"owner_steps scales the headline recipe only (the small recipe "
+                             f"keeps its own lengths); got size {size!r}")
+        if owner_cfg is not None or ft_cfg is not None:
+            raise ValueError("give owner_steps or owner_cfg/ft_cfg, not both")
+        if (isinstance(owner_steps, bool) or not isinstance(owner_steps, (int, np.integer))
+                or owner_steps < 1):
+            raise ValueError(f"owner_steps must be an int >= 1 (the owner's generator "
+                             f"iterations), got {owner_steps!r}")
+        own, ft = fashion_configs("headline")
+        owner_cfg = dataclasses.replace(own, steps=int(owner_steps))
+        ft_cfg = dataclasses.replace(ft, steps=max(1, int(owner_steps) * ft.steps // own.steps))
     own_default, ft_default = fashion_configs(size)
     owner_cfg = own_default if owner_cfg is None else owner_cfg
     ft_cfg = ft_default if ft_cfg is None else ft_cfg

@@ -211,8 +211,10 @@ def _train_fashion_owner(net: Network, data: ScenarioData, key: jax.Array,
 
 
 def save_owner(out_dir: str | os.PathLike, scenario: Scenario, params: Params, utility: float,
-               data: ScenarioData) -> Path:
-    """Write ``owner.npz`` (no pickle) and ``owner.json`` (spec, digest, utility), atomically."""
+               data: ScenarioData, *, steps: int | None = None) -> Path:
+    """Write ``owner.npz`` (no pickle) and ``owner.json`` (spec, digest, utility, and
+    ``train_steps``: the ``steps`` it was trained, :func:`owner_training_steps`),
+    atomically."""
     out = Path(out_dir)
     atomic_write_bytes(out / "owner.npz", npz_bytes(flatten_params(params)), mode=0o600)
     extras = _GAN_EXTRAS.get(params_digest(params))
@@ -225,6 +227,7 @@ def save_owner(out_dir: str | os.PathLike, scenario: Scenario, params: Params, u
         "utility": utility, "utility_metric": scenario.utility_metric,
         "data_source": data.source, "synthetic": data.synthetic,
         "domain": data.domain.to_json(), "split_sizes": list(data.split_sizes),
+        "train_steps": owner_training_steps(scenario, steps),
         "tafa_jax_version": __version__})
     return out
 
@@ -258,8 +261,15 @@ def zoo_recipe(scenario: Scenario, size: str):
 
 def make_zoo(scenario: Scenario, out_dir: str | os.PathLike, net: Network, params: Params,
              data: ScenarioData, key: jax.Array, *, size: str = "headline",
-             progress: Callable[[dict], None] | None = None) -> Zoo:
-    """Build (or resume) the scenario's labelled suspect zoo in ``out_dir``."""
+             progress: Callable[[dict], None] | None = None,
+             owner_steps: int | None = None) -> Zoo:
+    """Build (or resume) the scenario's labelled suspect zoo in ``out_dir``.
+
+    ``owner_steps``: how long the owner trained, when not the scenario's default.
+    Only fashion's headline zoo uses it: its negatives train as long as the owner,
+    its pirates fine-tune a tenth as long (:func:`tafa_jax.gan.fashion_recipe`). The
+    supervised zoos' recipes train their members for fixed steps of their own.
+    """
     if scenario.name == "fashion":
         from tafa_jax import gan
 
@@ -269,10 +279,12 @@ def make_zoo(scenario: Scenario, out_dir: str | os.PathLike, net: Network, param
                              "tafa-jax (it saves critic.npz beside owner.npz)")
         scorer = extras.get("scorer") or _quality_scorer(data, key, steps=300)
         zd = data.zoo_data
+        recipe = gan.fashion_recipe(size, owner_steps=(
+            owner_steps if size == "headline" and owner_steps is not None else None))
         return gan.fashion_zoo(out_dir, gen_net=net, owner_gen=params,
                                owner_critic=extras["critic"], data_pirate_images=zd.x_pirate,
                                data_owner_images=zd.x_owner, scorer=scorer, size=size, key=key,
-                               progress=progress)
+                               progress=progress, recipe=recipe)
     return build_zoo(out_dir, owner_net=net, owner_params=params, data=data.zoo_data,
                      recipe=zoo_recipe(scenario, size), utility_metric=scenario.utility_metric,
                      key=key, progress=progress, owner_spec=scenario.owner_spec,
@@ -517,12 +529,13 @@ def run_scenario(
     t = time.perf_counter()
     say("training the owner", 0.05)
     net, params, utility = train_owner(scenario, data, k_owner, steps=owner_steps)
-    save_owner(out / "owner", scenario, params, utility, data)
+    save_owner(out / "owner", scenario, params, utility, data, steps=owner_steps)
     timings["owner_training"] = time.perf_counter() - t
 
     t = time.perf_counter()
     say("building the suspect zoo", 0.15)
     zoo = make_zoo(scenario, out / "zoo", net, params, data, k_zoo, size=zoo_size,
+                   owner_steps=owner_steps,
                    progress=lambda e: say(f"zoo: {e.get('event')} {e.get('group')}",
                                           0.15 + 0.55 * e.get("trained", 0) / max(
                                               e.get("total", 1), 1)))
@@ -538,6 +551,7 @@ def run_scenario(
             ref_dir = "reference_zoo_owner_labelled"
         ref_zoo = make_zoo(scenario, out / ref_dir, net, params, ref_data,
                            jax.random.fold_in(k_zoo, 1), size=zoo_size,
+                           owner_steps=owner_steps,
                            progress=lambda e: say(f"reference zoo: {e.get('event')} "
                                                   f"{e.get('group')}", 0.7))
         timings["reference_zoo_building"] = time.perf_counter() - t

@@ -410,6 +410,7 @@ def test_train_owner_and_build_zoo_resume(tmp_path, capsys):
                  "--steps", "50"]) == 0
     meta = json.loads((owner / "owner.json").read_text())
     assert meta["scenario"] == "warfarin" and np.isfinite(meta["utility"])
+    assert meta["train_steps"] == 50  # build-zoo gives it to fashion's headline recipe
     assert main(["build-zoo", "--owner", str(owner), "--out", str(tmp_path / "zoo"),
                  "--size", "small"]) == 0
     capsys.readouterr()

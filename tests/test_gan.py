@@ -101,6 +101,29 @@ def test_frechet_distance_properties(scorer, images, nets_):
     assert fd[0] == pytest.approx(fd[2], rel=1e-5)
 
 
+def test_headline_recipe_follows_the_owners_length():
+    """A shorter owner gives same-recipe negatives of its length and pirates a tenth."""
+    default = gan.fashion_recipe("headline")
+    assert gan.fashion_recipe("headline", owner_steps=default.owner_cfg.steps).digest() == (
+        default.digest())
+    short = gan.fashion_recipe("headline", owner_steps=1000)
+    assert short.owner_cfg == dataclasses.replace(default.owner_cfg, steps=1000)
+    assert short.ft_cfg == dataclasses.replace(default.ft_cfg, steps=100)
+    assert short.digest() != default.digest()
+    by_kind = {g.kind: g.cfg.steps for g in short.gan}
+    assert by_kind["neg_same"] == by_kind["neg_width"] == 1000
+    assert by_kind["ftal_small"] == by_kind["ftal_large"] == by_kind["fineprune"] == 100
+    assert gan.fashion_recipe("headline", owner_steps=3).ft_cfg.steps == 1
+    assert short.counts() == default.counts()
+    with pytest.raises(ValueError, match="headline recipe only"):
+        gan.fashion_recipe("small", owner_steps=1000)
+    with pytest.raises(ValueError, match="not both"):
+        gan.fashion_recipe("headline", owner_steps=1000, owner_cfg=TINY)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="owner_steps must be an int"):
+            gan.fashion_recipe("headline", owner_steps=bad)
+
+
 def test_fashion_zoo_small(tmp_path, nets_, images, owner, scorer):
     g, c = nets_
     og, oc = owner
@@ -191,3 +214,27 @@ def test_bad_inputs(nets_, images):
         gan.fashion_recipe("huge")
     with pytest.raises(ValueError, match="not trained adversarially"):
         gan.GANGroup("x", "prune", 1, TINY)
+
+
+def test_make_zoo_gives_the_headline_recipe_the_owners_length(monkeypatch, nets_, owner,
+                                                              images):
+    from tafa_jax import pipeline
+    from tafa_jax.data.domains import noise_domain
+    from tafa_jax.scenarios import FASHION
+    from tafa_jax.zoo import ZooData
+
+    og, oc = owner
+    seen = []
+    monkeypatch.setattr(gan, "fashion_zoo", lambda out, **kw: seen.append(kw) or "zoo")
+    monkeypatch.setitem(pipeline._GAN_EXTRAS, pipeline.params_digest(og),
+                        {"critic": oc, "scorer": "scorer"})
+    x = images.images
+    data = pipeline.ScenarioData(ZooData(x, images.labels, x, images.labels, x, images.labels),
+                                 noise_domain(64), "synthetic", True)
+    for size, steps, want in (("headline", 1000, (1000, 100)), ("headline", None, (20000, 2000)),
+                              ("small", 1000, (4, 3))):
+        assert pipeline.make_zoo(FASHION, "unused", nets_[0], og, data, jax.random.key(0),
+                                 size=size, owner_steps=steps) == "zoo"
+        recipe = seen[-1]["recipe"]
+        assert (recipe.owner_cfg.steps, recipe.ft_cfg.steps) == want
+        assert recipe.name == f"fashion-{size}" and seen[-1]["size"] == size
