@@ -398,3 +398,34 @@ def test_owner_fails_its_own_profile_group_when_a_neighbours_kink_joins_its_jump
         y, dataclasses.replace(rule, profile_quorum=0.6), "identity"), [1, 1])
     with pytest.raises(ValueError, match=r"\(groups, lines, probes, \*out\)"):
         owner_group_matches(y[0], rule, "identity")
+
+
+@pytest.mark.parametrize("link", ["atanh", "logit"])
+def test_nearly_saturated_outputs_are_no_kinks(link):
+    """float32 rounds tanh near +-1 (sigmoid near 1) to steps of 6e-8; the inverse
+    link must not read that rounding as kinks, and must still see a real one."""
+    from tafa_jax.bend import inverse_link, profile_statistic
+
+    def head(z):  # sigmoid(2 z) = (1 + tanh(z)) / 2: the same saturation
+        z = jnp.asarray(z, jnp.float32)
+        return jnp.tanh(z) if link == "atanh" else jax.nn.sigmoid(2 * z)
+
+    t = np.linspace(-1.0, 1.0, 41)[:, None]  # one profile line, 41 probes
+    rng = np.random.default_rng(0)
+    # 300 background pixels between 5.5 and 7.5 (a generator's near-saturated dark
+    # image), 20 mid-range ones; all affine along the line: no kink anywhere
+    b = np.concatenate([rng.uniform(5.5, 7.5, 300) * rng.choice([-1, 1], 300),
+                        rng.uniform(-1.0, 1.0, 20)])
+    a = np.concatenate([rng.uniform(-0.3, 0.3, 300), rng.uniform(-1.0, 1.0, 20)])
+    z = a * t + b
+    y = head(z)
+    r = np.asarray(profile_statistic(inverse_link(y, link)))
+    assert r.max() < 0.05, r.max()  # 0.05: fashion's kink threshold beta
+    if link == "atanh":  # the earlier bound (1e-6) read the rounding as kinks
+        old = np.asarray(profile_statistic(jnp.arctanh(jnp.clip(y, -1 + 1e-6, 1 - 1e-6))))
+        assert (old >= 0.05).sum() > 10
+    # a real kink among them: one mid-range pixel bends at the line's centre
+    z_kink = z.copy()
+    z_kink[:, -1] += 3.0 * np.maximum(t[:, 0], 0.0)
+    rk = np.asarray(profile_statistic(inverse_link(head(z_kink), link)))
+    assert rk.max() >= 0.05 and abs(int(np.argmax(rk)) - 19) <= 1
