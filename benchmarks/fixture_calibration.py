@@ -118,7 +118,8 @@ def main(argv=None) -> int:
     result["command"] = " ".join(["python benchmarks/fixture_calibration.py",
                                   *(argv if argv is not None else sys.argv[1:])])
     write_result(Path(args.out), f"fixture_calibration_{sc.name}"
-                 + ("_run" if args.run_dir else "") + ("_layouts" if args.layouts else ""),
+                 + ("_run" if args.run_dir else "") + ("_layouts" if args.layouts else "")
+                 + (f"_{args.tag}" if args.tag else ""),
                  result, to_markdown)
     return 0
 

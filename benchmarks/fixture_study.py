@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 from pathlib import Path
 
@@ -209,7 +210,16 @@ def fixture_parser(doc: str) -> argparse.ArgumentParser:
                                        "--out DIR` (its reference zoo as the held-out zoo) "
                                        "instead of building the small fixture")
     ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--tag", type=_tag,
+                    help="appended to the table's file name, e.g. owner2000, so that the "
+                         "tables of two runs do not overwrite each other")
     return ap
+
+
+def _tag(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", text):
+        raise argparse.ArgumentTypeError(f"a tag is letters, digits and '-', got {text!r}")
+    return text
 
 
 def main(argv=None) -> int:
@@ -269,7 +279,8 @@ def main(argv=None) -> int:
             + (f"_{'_'.join(blocks)}" if blocks else "")
             + (f"_key{args.key_index}" if args.key_index else "")
             + ("_checked" if args.owner_check else "")
-            + (f"_c{args.candidates}" if args.candidates else ""))
+            + (f"_c{args.candidates}" if args.candidates else "")
+            + (f"_{args.tag}" if args.tag else ""))
     write_result(out, stem, result, to_markdown)
     return 0
 

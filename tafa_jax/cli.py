@@ -414,8 +414,8 @@ def _calibrate_arg(p: argparse.ArgumentParser) -> None:
                         "domain samples labelled by the owner (owner-labelled: no data rows; "
                         "supervised scenarios), fit the table on it and score the zoo with "
                         "it (the rate is reported too); none: the matching rate. Default: "
-                        "the scenario's on the headline zoo (warfarin: owner-labelled; skin: "
-                        "data), none on small zoos")
+                        "the scenario's on the headline zoo (warfarin: owner-labelled; fashion "
+                        "and skin: data), none on small zoos")
     p.add_argument("--calibration-keys", type=int, default=CALIBRATION_KEYS, metavar="N",
                    help="the table pools the reference zoo's groups under N fingerprint "
                         f"sets: this run's and N - 1 from other keys (default "

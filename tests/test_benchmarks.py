@@ -536,3 +536,14 @@ def test_key_selection_criteria_read_the_reference_run():
     assert key_selection.criterion(worse, "rate margin") < 0
     assert key_selection.criterion(worse, "rate ARUC") < key_selection.criterion(
         run, "rate ARUC")
+
+
+def test_fixture_scripts_take_a_file_name_tag():
+    import fixture_study
+
+    ap = fixture_study.fixture_parser("doc")
+    assert ap.parse_args(["--scenario", "fashion", "--tag", "owner2000"]).tag == "owner2000"
+    assert ap.parse_args(["--scenario", "fashion"]).tag is None
+    for bad in ("a/b", "../x", ""):  # the tag names a file in --out: no paths
+        with pytest.raises(SystemExit):
+            ap.parse_args(["--scenario", "fashion", "--tag", bad])

@@ -355,7 +355,9 @@ def test_demo_and_run_pass_the_calibration_default_through(monkeypatch):
              (None, 3)),
             (["run", "--scenario", "skin", "--out", "x"], ("data", 3)),
             (["run", "--scenario", "skin", "--out", "x", "--zoo-size", "small"], (None, 3)),
-            (["run", "--scenario", "fashion", "--out", "x"], (None, 3))):
+            (["run", "--scenario", "fashion", "--out", "x"], ("data", 3)),
+            (["run", "--scenario", "fashion", "--out", "x", "--zoo-size", "small"],
+             (None, 3))):
         with pytest.raises(Called) as got:
             main(argv)
         kw = got.value.args[0]
