@@ -129,7 +129,8 @@ def to_markdown(result) -> str:
     few = min(z["design"]["negatives"], z["heldout"]["negatives"]) < 10
     source = (f"the owner, zoo and reference zoo of `tafa-jax run --out {result['run_dir']}`"
               if result.get("run_dir") else "the fixture's owner and zoos")
-    lines = [f"# The calibrated score on the {result['scenario']} fixture", "",
+    what = "headline run" if result.get("run_dir") else "fixture"
+    lines = [f"# The calibrated score on the {result['scenario']} {what}", "",
              f"**Data: {result['data']}.** Two {result.get('zoo_size', 'small')} zoos of the "
              f"same recipe ({source}; design: "
              f"{z['design']['positives']} positives, {z['design']['negatives']} negatives; "

@@ -302,7 +302,8 @@ def to_markdown(result) -> str:
                 if result.get("run_dir") else "") + ". Command: "
              f"`python benchmarks/fixture_study.py --scenario {result['scenario']} ...` "
              "(see its docstring). DEFAULT and \"default rule\" name the pairs rule, the "
-             "default when these rows were measured; the default is now the scenario's "
+             "default when the first fixture tables were measured; the default is now the "
+             "scenario's "
              "profile rule (`--rule profile`: fashion's is the *length* block's 40 d row, "
              "skin's its 40 d row with 8192 candidate lines, measured on the headline zoo "
              "of synthetic images: `fixture_study_skin_run_length_checked_c8192.md`).", "",

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tafa_jax.bend import TANH_SATURATION
 from tafa_jax.nets import Network
 from tafa_jax.nets.modules import MLP, SmallCNN
 
@@ -29,13 +30,13 @@ def supports(net: Network) -> bool:
 def _link(torch: Any, y, link: str):
     if link == "identity":
         return y
-    if link == "atanh":
-        return torch.atanh(torch.clamp(y, -1 + 1e-6, 1 - 1e-6))
+    if link == "atanh":  # the same saturation bounds as tafa_jax.bend.inverse_link
+        return torch.atanh(torch.clamp(y, -1 + TANH_SATURATION, 1 - TANH_SATURATION))
     if link == "clr":
         logp = torch.log(torch.clamp(y, min=1e-30))
         return logp - logp.mean(-1, keepdim=True)
     if link == "logit":
-        p = torch.clamp(y, 1e-7, 1 - 1e-7)
+        p = torch.clamp(y, TANH_SATURATION / 2, 1 - TANH_SATURATION / 2)
         return torch.log(p) - torch.log1p(-p)
     raise ValueError(f"unknown link {link!r}")
 

@@ -2,7 +2,10 @@
 
 A ReLU network with a softmax, tanh or sigmoid head is piecewise affine *before*
 its head. Undoing the head (the inverse link) before taking second differences
-makes the statistic exactly 0 on any segment without a kink, whatever the head:
+makes the statistic exactly 0 on any segment without a kink, whatever the head,
+up to the saturation bound of tanh and sigmoid (there an output crossing the
+bound adds a kink of the clip, the same in every model, and a saturated stretch
+reads flat):
 
 - ``"clr"``: softmax probabilities -> centred log-ratio, ``log p - mean(log p)``,
   which equals the logits minus their mean (an affine map of the logits);
@@ -40,6 +43,13 @@ EPS = 1e-12
 TANH_SATURATION = 1e-3
 
 
+def link_saturation(link: str | None) -> float | None:
+    """How close to its bounds ``link``'s head output is read as saturated (recorded
+    with fingerprints and calibrations, checked against this version's); ``None``
+    for links without a bound."""
+    return {"atanh": TANH_SATURATION, "logit": TANH_SATURATION / 2}.get(link or "")
+
+
 def inverse_link(y: Float[Array, "... O"], link: str) -> Float[Array, "... O"]:
     """Undo a smooth output head so a ReLU network's outputs are piecewise affine again."""
     if link == "identity":
@@ -50,7 +60,8 @@ def inverse_link(y: Float[Array, "... O"], link: str) -> Float[Array, "... O"]:
     if link == "atanh":
         return jnp.arctanh(jnp.clip(y, -1 + TANH_SATURATION, 1 - TANH_SATURATION))
     if link == "logit":
-        p = jnp.clip(y, TANH_SATURATION / 2, 1 - TANH_SATURATION / 2)
+        sat = TANH_SATURATION / 2
+        p = jnp.clip(y, sat, 1 - sat)
         return jnp.log(p) - jnp.log1p(-p)
     raise ValueError(f"unknown link {link!r}; expected one of {LINKS}")
 

@@ -88,6 +88,16 @@ def _rule(sc, name: str | None):
         raise UserError(str(err)) from err
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
 def _scenario(name: str):
     from tafa_jax.scenarios import get_scenario
 
@@ -158,12 +168,12 @@ def cmd_run(args) -> int:
 def cmd_train_owner(args) -> int:
     import jax
 
-    from tafa_jax.pipeline import load_data, save_owner, train_owner
+    from tafa_jax.pipeline import load_data, owner_training_steps, save_owner, train_owner
 
     sc = _scenario(args.scenario)
     data = load_data(sc, data_dir=args.data_dir, synthetic=args.synthetic, seed=args.seed)
     net, params, utility = train_owner(sc, data, jax.random.key(args.seed), steps=args.steps)
-    save_owner(args.out, sc, params, utility, data, steps=args.steps)
+    save_owner(args.out, sc, params, utility, data, steps=owner_training_steps(sc, args.steps))
     print(f"owner of {sc.name} trained: {sc.utility_metric} {utility:.4g} on the test split; "
           f"saved to {args.out}" + (" (SYNTHETIC data)" if data.synthetic else ""))
     return 0
@@ -204,10 +214,14 @@ def cmd_build_zoo(args) -> int:
               f"({e.get('trained', 0)} trained, {e.get('skipped', 0)} skipped "
               f"of {e.get('total', '?')})", flush=True)
 
-    # the fashion headline zoo's negatives train as long as the owner did (owner
-    # directories older than train_steps hold the default owner's length)
+    # the fashion headline zoo's negatives train as long as the owner did
+    steps = args.owner_steps if args.owner_steps is not None else meta.get("train_steps")
+    if sc.name == "fashion" and args.size == "headline" and steps is None:
+        raise UserError(f"{args.owner}/owner.json does not say how many generator iterations "
+                        "the owner trained (it predates train_steps), and the headline zoo's "
+                        "negatives train as long: give --owner-steps N")
     zoo = make_zoo(sc, args.out, net, params, data, key, size=args.size, progress=show,
-                   owner_steps=meta.get("train_steps"))
+                   owner_steps=steps)
     print(f"zoo of {len(zoo.records)} suspects in {args.out} "
           f"({zoo.trained_groups} groups trained, {zoo.skipped_groups} resumed)"
           + (", trained on owner-labelled domain samples" if args.owner_labelled else ""))
@@ -455,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", help="where the data set lives")
     r.add_argument("--synthetic", action="store_true",
                    help="use SYNTHETIC data (labelled as such in every output)")
-    r.add_argument("--owner-steps", type=int,
+    r.add_argument("--owner-steps", type=_positive_int,
                    help="owner training steps (fashion: generator iterations, 20000 by "
                         "default; its headline zoo's negatives train as long and its "
                         "pirates fine-tune a tenth as long)")
@@ -471,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir")
     t.add_argument("--synthetic", action="store_true")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--steps", type=int,
+    t.add_argument("--steps", type=_positive_int,
                    help="training steps (default: the scenario's); recorded for build-zoo")
     t.set_defaults(fn=cmd_train_owner)
 
@@ -481,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--size", default="headline", choices=["small", "headline"])
     b.add_argument("--data-dir")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--owner-steps", type=_positive_int,
+                   help="fashion: the owner's generator iterations, when owner.json does not "
+                        "record them (its headline zoo's negatives train as long)")
     b.add_argument("--owner-labelled", action="store_true",
                    help="train on domain samples labelled by the owner, with its recorded "
                         "error, in place of the data's rows (as many as each split had): a "

@@ -19,6 +19,7 @@ import numpy as np
 
 from tafa_jax import report as _report
 from tafa_jax._version import __version__
+from tafa_jax.bend import link_saturation
 from tafa_jax.data import (
     image_domain,
     load_dermamnist,
@@ -157,9 +158,12 @@ def train_owner(scenario: Scenario, data: ScenarioData, key: jax.Array, *,
 
 
 def owner_training_steps(scenario: Scenario, steps: int | None = None) -> int:
-    """The owner's training steps: ``steps``, or the scenario's recipe (fashion: the
-    headline WGAN's generator iterations)."""
+    """The owner's training steps: ``steps`` (an int >= 1), or the scenario's recipe
+    (fashion: the headline WGAN's generator iterations)."""
     if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"the owner's training steps (--owner-steps) must be an int "
+                             f">= 1, got {steps!r}")
         return int(steps)
     if scenario.name == "fashion":
         from tafa_jax import gan
@@ -201,7 +205,7 @@ def _train_fashion_owner(net: Network, data: ScenarioData, key: jax.Array,
                          steps: int) -> tuple[Network, Params, float]:
     from tafa_jax import gan
 
-    cfg = dataclasses.replace(gan.fashion_configs("headline")[0], steps=steps)
+    cfg = gan.fashion_recipe("headline", owner_steps=steps).owner_cfg
     gen, critic = gan.train_fashion_owner(data.zoo_data.x_owner, cfg, key, gen_net=net)
     scorer = _quality_scorer(data, key, steps=min(1000, max(50, cfg.steps)))
     quality = float(gan.frechet_distance(scorer, net, jax.tree.map(lambda a: a[None], gen),
@@ -213,8 +217,8 @@ def _train_fashion_owner(net: Network, data: ScenarioData, key: jax.Array,
 def save_owner(out_dir: str | os.PathLike, scenario: Scenario, params: Params, utility: float,
                data: ScenarioData, *, steps: int | None = None) -> Path:
     """Write ``owner.npz`` (no pickle) and ``owner.json`` (spec, digest, utility, and
-    ``train_steps``: the ``steps`` it was trained, :func:`owner_training_steps`),
-    atomically."""
+    ``train_steps``: the ``steps`` it was trained, ``null`` when not given), atomically.
+    ``tafa-jax build-zoo`` gives ``train_steps`` to the fashion headline recipe."""
     out = Path(out_dir)
     atomic_write_bytes(out / "owner.npz", npz_bytes(flatten_params(params)), mode=0o600)
     extras = _GAN_EXTRAS.get(params_digest(params))
@@ -227,7 +231,7 @@ def save_owner(out_dir: str | os.PathLike, scenario: Scenario, params: Params, u
         "utility": utility, "utility_metric": scenario.utility_metric,
         "data_source": data.source, "synthetic": data.synthetic,
         "domain": data.domain.to_json(), "split_sizes": list(data.split_sizes),
-        "train_steps": owner_training_steps(scenario, steps),
+        "train_steps": None if steps is None else owner_training_steps(scenario, steps),
         "tafa_jax_version": __version__})
     return out
 
@@ -279,8 +283,8 @@ def make_zoo(scenario: Scenario, out_dir: str | os.PathLike, net: Network, param
                              "tafa-jax (it saves critic.npz beside owner.npz)")
         scorer = extras.get("scorer") or _quality_scorer(data, key, steps=300)
         zd = data.zoo_data
-        recipe = gan.fashion_recipe(size, owner_steps=(
-            owner_steps if size == "headline" and owner_steps is not None else None))
+        recipe = gan.fashion_recipe(size, owner_steps=owner_steps if size == "headline"
+                                    else None)
         return gan.fashion_zoo(out_dir, gen_net=net, owner_gen=params,
                                owner_critic=extras["critic"], data_pirate_images=zd.x_pirate,
                                data_owner_images=zd.x_owner, scorer=scorer, size=size, key=key,
@@ -425,6 +429,8 @@ def calibrate_on_zoo(fps: FingerprintSet | Sequence[FingerprintSet], zoo: Zoo,
                            attacks=[a for _, a in rows[1]], model=model,
                            meta={"n_probes": sets[0].n_probes,
                                  "match": dataclasses.asdict(match),
+                                 "link_saturation": link_saturation(
+                                     match.link or sets[0].meta.get("link")),
                                  "fingerprints_digest": digests if len(sets) > 1
                                  else digests[0],
                                  "fingerprint_sets": len(sets),
@@ -500,6 +506,9 @@ def run_scenario(
     under ``calibration_keys`` fingerprint sets of the rule: the run's own and
     ones generated from other keys for the table only (the table belongs to
     the rule, not the key; three keys measured better than one, docs/method.md).
+    ``owner_steps`` (an int >= 1; ``None``: the scenario's) trains the owner that
+    long; fashion's headline zoo then trains its negatives as long and its pirates
+    a tenth as long (:func:`make_zoo`).
     Writes into ``out_dir``: ``owner/``, ``zoo/``, ``fingerprints.npz``, and the
     report (``report.json``, ``report.md``, PNG plots). Returns the result dict.
     """
@@ -515,6 +524,7 @@ def run_scenario(
                          f"the fingerprint sets the table pools; got {calibration_keys!r}")
     if calibrate == "owner-labelled":
         check_metric(scenario.utility_metric)
+    owner_training_steps(scenario, owner_steps)  # a bad length fails before any training
     say = progress or (lambda msg, frac: None)
     out = Path(out_dir)
     key = jax.random.key(seed)
@@ -529,7 +539,8 @@ def run_scenario(
     t = time.perf_counter()
     say("training the owner", 0.05)
     net, params, utility = train_owner(scenario, data, k_owner, steps=owner_steps)
-    save_owner(out / "owner", scenario, params, utility, data, steps=owner_steps)
+    save_owner(out / "owner", scenario, params, utility, data,
+               steps=owner_training_steps(scenario, owner_steps))
     timings["owner_training"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -190,7 +190,7 @@ FASHION = Scenario(
     generation=_FASHION_PAIRS[0],
     match=_FASHION_PAIRS[1],
     data="Fashion-MNIST via tensorflow_datasets.data_source('fashion_mnist')",
-    # PROVISIONAL, measured on the synthetic fixture only (12+/3-, owner 20 steps;
+    # PROVISIONAL, chosen on the synthetic small fixture (12+/3-, owner 20 steps;
     # benchmarks/fixture_study.py, block "length"): the pairs' search and boundaries
     # with 20 groups of 5 profile lines, 41 probes over 0.4 (40 pair distances: the
     # owner's boundaries move further in the latent space under pruning than

@@ -210,6 +210,19 @@ def test_bad_inputs_are_refused_with_what_was_expected():
     check_layout(fitted, 41, 20, dataclasses.replace(rule, tau=0.7, profile_quorum=0.9))
     with pytest.raises(ValueError, match=r"another matching rule \(beta: 0\.05 -> 0\.1\)"):
         check_layout(fitted, 41, 20, dataclasses.replace(rule, beta=0.1))
+    # evidence read with another saturation bound of the tanh link (the earlier 1e-6)
+    from tafa_jax.bend import TANH_SATURATION
+
+    tanh_rule = dataclasses.replace(rule, link="atanh")
+    for bound, ok in ((1e-6, False), (TANH_SATURATION, True), (None, True)):
+        cal_t = Calibration(cal.llr, cal.copies, cal.independent, 1.0,
+                            {"n_probes": 41, "match": dataclasses.asdict(tanh_rule),
+                             "link_saturation": bound})
+        if ok:
+            check_layout(cal_t, 41, 20, tanh_rule)
+        else:
+            with pytest.raises(ValueError, match="saturated within 1e-06 .* generate or fit"):
+                check_layout(cal_t, 41, 20, tanh_rule)
     with pytest.raises(ValueError, match="non-negative counts"):
         Calibration(cal.llr, cal.copies[:3], cal.independent, 1.0)
 

@@ -450,3 +450,40 @@ def test_run_subcommand_end_to_end(tmp_path, capsys):
     assert "ARUC" in out and "report in" in out
     rep = load_report(tmp_path)
     assert rep["n_groups"] == 4 and rep["owner_rate"] == 1.0 and rep["synthetic"] is False
+
+
+def test_build_zoo_gives_the_fashion_headline_recipe_the_owners_length(tmp_path, monkeypatch,
+                                                                       capsys):
+    import types
+
+    import jax
+
+    import tafa_jax.pipeline as pipeline
+    from tafa_jax.scenarios import FASHION
+    from tafa_jax.zoo.arch import network_from_spec
+
+    data = pipeline.load_data(FASHION, synthetic=True)
+    net = network_from_spec(FASHION.owner_spec)
+    params = net.init(jax.random.key(0))
+    seen = []
+    monkeypatch.setattr(pipeline, "make_zoo", lambda *a, **kw: seen.append(kw) or (
+        types.SimpleNamespace(records=[], trained_groups=0, skipped_groups=0)))
+    for name, steps in (("recorded", 1000), ("unrecorded", None)):
+        pipeline.save_owner(tmp_path / name, FASHION, params, 1.0, data, steps=steps)
+    for name, extra, want in (("recorded", [], 1000), ("recorded", ["--owner-steps", "300"], 300),
+                              ("unrecorded", ["--owner-steps", "300"], 300)):
+        assert main(["build-zoo", "--owner", str(tmp_path / name), "--out",
+                     str(tmp_path / "zoo"), *extra]) == 0
+        assert seen[-1]["owner_steps"] == want and seen[-1]["size"] == "headline"
+    n = len(seen)
+    assert main(["build-zoo", "--owner", str(tmp_path / "unrecorded"), "--out",
+                 str(tmp_path / "zoo")]) == 2
+    assert "give --owner-steps N" in capsys.readouterr().err and len(seen) == n
+    assert main(["build-zoo", "--owner", str(tmp_path / "unrecorded"), "--out",
+                 str(tmp_path / "zoo"), "--size", "small"]) == 0  # small keeps its own
+    with pytest.raises(SystemExit):
+        main(["build-zoo", "--owner", str(tmp_path / "recorded"), "--out", "x",
+              "--owner-steps", "0"])
+    with pytest.raises(ValueError, match=r"--owner-steps\) must be an int >= 1"):
+        pipeline.run_scenario(FASHION, tmp_path / "run", owner_steps=2.5)
+    assert not (tmp_path / "run").exists()

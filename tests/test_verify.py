@@ -429,3 +429,15 @@ def test_nearly_saturated_outputs_are_no_kinks(link):
     z_kink[:, -1] += 3.0 * np.maximum(t[:, 0], 0.0)
     rk = np.asarray(profile_statistic(inverse_link(head(z_kink), link)))
     assert rk.max() >= 0.05 and abs(int(np.argmax(rk)) - 19) <= 1
+
+
+def test_fingerprints_read_with_another_saturation_bound_are_refused():
+    from tafa_jax.bend import TANH_SATURATION, link_saturation
+    from tafa_jax.verify.verify import check_saturation
+
+    assert link_saturation("atanh") == TANH_SATURATION and link_saturation("clr") is None
+    check_saturation(None, "atanh", "x")  # older files record none
+    check_saturation(TANH_SATURATION, "atanh", "x")
+    check_saturation(1e-6, "identity", "x")  # a link without a bound: nothing to compare
+    with pytest.raises(ValueError, match="generated with the atanh link read saturated"):
+        check_saturation(1e-6, "atanh", "these fingerprints were generated")

@@ -10,7 +10,7 @@ import jax
 import numpy as np
 
 from tafa_jax._version import __version__
-from tafa_jax.bend import LINKS, default_link
+from tafa_jax.bend import LINKS, default_link, link_saturation
 from tafa_jax.data.domains import Domain
 from tafa_jax.fingerprint import search as _search
 from tafa_jax.fingerprint.fpset import FingerprintSet
@@ -221,6 +221,7 @@ def generate(
             "key": np.asarray(jax.random.key_data(key)).ravel().tolist(),
             "search": counts,
             "link": cfg.link,
+            "link_saturation": link_saturation(cfg.link),
             "owner_checked_with": None if match is None else dataclasses.asdict(match),
         },
     )

@@ -265,6 +265,11 @@ def check_layout(cal: Calibration, n_probes: int, group_size: int,
         if diff:
             raise ValueError("the calibration counted evidence under another matching rule ("
                              + "; ".join(diff) + "): fit it again with this rule")
+    if match is not None:
+        from tafa_jax.verify.verify import check_saturation
+
+        link = match.link or (fitted.get("link") if isinstance(fitted, dict) else None)
+        check_saturation(cal.meta.get("link_saturation"), link, "the calibration was fitted")
 
 
 def _digest(body: dict[str, Any]) -> str:
