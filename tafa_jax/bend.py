@@ -50,6 +50,17 @@ def link_saturation(link: str | None) -> float | None:
     return {"atanh": TANH_SATURATION, "logit": TANH_SATURATION / 2}.get(link or "")
 
 
+def check_saturation(recorded: float | None, link: str | None, what: str) -> None:
+    """Refuse evidence read with another saturation bound of ``link`` than this
+    version's (:func:`link_saturation`); files that record none (older
+    ones, links without a bound) pass."""
+    now = link_saturation(link)
+    if recorded is not None and now is not None and float(recorded) != now:
+        raise ValueError(f"{what} with the {link} link read saturated within {recorded} of "
+                         f"its bounds; this version reads {now} (docs/method.md, 'Fashion at "
+                         "headline size'): generate or fit them again")
+
+
 def inverse_link(y: Float[Array, "... O"], link: str) -> Float[Array, "... O"]:
     """Undo a smooth output head so a ReLU network's outputs are piecewise affine again."""
     if link == "identity":

@@ -524,7 +524,7 @@ def run_scenario(
                          f"the fingerprint sets the table pools; got {calibration_keys!r}")
     if calibrate == "owner-labelled":
         check_metric(scenario.utility_metric)
-    owner_training_steps(scenario, owner_steps)  # a bad length fails before any training
+    steps = owner_training_steps(scenario, owner_steps)  # a bad length fails before training
     say = progress or (lambda msg, frac: None)
     out = Path(out_dir)
     key = jax.random.key(seed)
@@ -539,8 +539,7 @@ def run_scenario(
     t = time.perf_counter()
     say("training the owner", 0.05)
     net, params, utility = train_owner(scenario, data, k_owner, steps=owner_steps)
-    save_owner(out / "owner", scenario, params, utility, data,
-               steps=owner_training_steps(scenario, owner_steps))
+    save_owner(out / "owner", scenario, params, utility, data, steps=steps)
     timings["owner_training"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -624,7 +623,7 @@ def run_scenario(
         "machine": machine_info(),
         "config": {"generation": gcfg.to_json(), "match": dataclasses.asdict(mcfg),
                    "zoo_size": zoo_size, "seed": seed, "owner_utility": utility,
-                   "owner_steps": owner_training_steps(scenario, owner_steps),
+                   "owner_steps": steps,
                    "owner_train": owner_recipe(scenario, owner_steps),
                    "utility_metric": scenario.utility_metric,
                    "fingerprint_search": fps.meta["search"]},

@@ -432,8 +432,7 @@ def test_nearly_saturated_outputs_are_no_kinks(link):
 
 
 def test_fingerprints_read_with_another_saturation_bound_are_refused():
-    from tafa_jax.bend import TANH_SATURATION, link_saturation
-    from tafa_jax.verify.verify import check_saturation
+    from tafa_jax.bend import TANH_SATURATION, check_saturation, link_saturation
 
     assert link_saturation("atanh") == TANH_SATURATION and link_saturation("clr") is None
     check_saturation(None, "atanh", "x")  # older files record none

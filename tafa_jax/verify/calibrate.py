@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from tafa_jax.bend import check_saturation
 from tafa_jax.io import atomic_write_bytes, read_json, sha256_bytes
 from tafa_jax.verify.score import MatchConfig
 from tafa_jax.verify.verify import SuspectResult
@@ -266,8 +267,6 @@ def check_layout(cal: Calibration, n_probes: int, group_size: int,
             raise ValueError("the calibration counted evidence under another matching rule ("
                              + "; ".join(diff) + "): fit it again with this rule")
     if match is not None:
-        from tafa_jax.verify.verify import check_saturation
-
         link = match.link or (fitted.get("link") if isinstance(fitted, dict) else None)
         check_saturation(cal.meta.get("link_saturation"), link, "the calibration was fitted")
 
