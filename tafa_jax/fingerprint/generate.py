@@ -14,6 +14,7 @@ from tafa_jax.bend import LINKS, default_link, link_saturation
 from tafa_jax.data.domains import Domain
 from tafa_jax.fingerprint import search as _search
 from tafa_jax.fingerprint.fpset import FingerprintSet
+from tafa_jax.fingerprint.prune_choice import PRUNE_RATIOS, check_ratios, choose_surviving
 from tafa_jax.fingerprint.select import SelectConfig, eligible, layer_of_neurons, select
 from tafa_jax.nets.network import Network, Params, check_params
 from tafa_jax.nets.stacking import params_digest
@@ -43,6 +44,11 @@ class GenerationConfig:
       link: inverse output link for bend statistics; ``None`` picks it from the
         owner's head (softmax -> clr, tanh -> atanh, sigmoid -> logit).
       select: the selection rule.
+      choose_from: 0, or a pool of that many groups (>= ``n_pairs``, one distance)
+        from which the ``n_pairs`` that survive the owner's own magnitude pruning
+        at the most ``prune_ratios`` are kept
+        (:mod:`~tafa_jax.fingerprint.prune_choice`; needs the matching rule).
+      prune_ratios: the pruning ratios tried when ``choose_from`` is set.
     """
 
     n_pairs: int = 100
@@ -59,6 +65,8 @@ class GenerationConfig:
     link: str | None = None
     probes: int = 3
     select: SelectConfig = dataclasses.field(default_factory=SelectConfig)
+    choose_from: int = 0
+    prune_ratios: tuple[float, ...] = PRUNE_RATIOS
 
     def search_config(self, distance: float) -> _search.SearchConfig:
         return _search.SearchConfig(distance=float(distance), grid=self.grid,
@@ -67,9 +75,16 @@ class GenerationConfig:
                                     siblings=self.siblings, spread=self.spread,
                                     link=self.link, probes=self.probes)
 
+    def with_groups(self, n: int) -> GenerationConfig:
+        """This config for ``n`` groups; a pool (``choose_from``) keeps its size
+        relative to the set (rounded up), so the choice stays as selective."""
+        pool = self.choose_from and -(-self.choose_from * n // max(self.n_pairs, 1))
+        return dataclasses.replace(self, n_pairs=n, choose_from=pool)
+
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
         out["distances"] = list(self.distances)
+        out["prune_ratios"] = list(self.prune_ratios)
         return out
 
 
@@ -98,6 +113,16 @@ def _validate(net: Network, params: Params, domain: Domain, cfg: GenerationConfi
     if not layout:
         raise ValueError(f"network {net.name!r} has no ReLU: TAFA needs ReLU-type (piecewise "
                          "affine) non-linearities to find activation boundaries")
+    pool = cfg.choose_from
+    if isinstance(pool, bool) or not isinstance(pool, (int, np.integer)) or pool < 0:
+        raise ValueError(f"choose_from must be an integer >= 0 (0: no choice), got {pool!r}")
+    if pool:
+        if pool < cfg.n_pairs:
+            raise ValueError(f"choose_from={pool} must be >= n_pairs={cfg.n_pairs}: the pool "
+                             "the set's groups are chosen from")
+        if len(cfg.distances) > 1:
+            raise ValueError(f"choose_from needs a single pair distance, got {cfg.distances}")
+        check_ratios(cfg.prune_ratios)
     layers = cfg.select.layers
     if layers is not None and max(layers) >= len(layout):
         raise ValueError(f"select.layers={layers} but network {net.name!r} has "
@@ -127,11 +152,15 @@ def generate(
         fails is replaced by the next eligible one in the selection order
         (``meta["search"][i]["owner_failed"]`` counts them). Without it the groups
         are the selection's first ``n_pairs`` (the owner's own rate may then be
-        below 1 on deep networks; docs/method.md).
+        below 1 on deep networks; docs/method.md). With ``cfg.choose_from`` a
+        pool of that many groups is generated first and the ``n_pairs`` that
+        survive the owner's magnitude pruning best are kept
+        (:func:`~tafa_jax.fingerprint.prune_choice.choose_surviving`,
+        ``meta["choice"]``); it needs ``match``.
       progress: optional ``progress(lines_done, lines_total)``.
 
     Returns:
-      A :class:`FingerprintSet` with probes ``(K, 3, *in)``.
+      A :class:`FingerprintSet` with probes ``(K, P, *in)`` (``P = cfg.probes``).
 
     Raises:
       ValueError: no ReLU kinks found, ``d`` too large, too few candidates, or a
@@ -145,6 +174,15 @@ def generate(
     if match is not None and not isinstance(match, MatchConfig):
         raise ValueError(f"match must be a MatchConfig (the rule the fingerprints will be "
                          f"verified with) or None, got {type(match).__name__}")
+    if cfg.choose_from:
+        if match is None:
+            raise ValueError("choose_from needs the matching rule (match=...): pool groups "
+                             "are scored on the owner's pruned copies under it")
+        pool = generate(net, params, domain, dataclasses.replace(
+            cfg, n_pairs=cfg.choose_from, choose_from=0), key, match=match,
+            progress=progress)
+        return choose_surviving(net, params, pool, cfg.n_pairs, match, cfg.prune_ratios,
+                                meta={**pool.meta, "config": cfg.to_json()})
     per_d = _split(cfg.n_pairs, len(cfg.distances))
     total = cfg.n_candidates * len(cfg.distances)
     chosen, counts = [], []

@@ -1,0 +1,104 @@
+"""Choosing the fingerprint groups that survive magnitude pruning (data-free).
+
+A pirate who prunes the owner's network by weight magnitude and fine-tunes it
+keeps only the owner's neurons whose weights survive the cut, and fine-tuning
+then turns what is left. The owner can make the first step itself, with no
+data: :func:`~tafa_jax.zoo.obfuscate.prune_magnitude` at every ratio of a fine
+grid. :func:`choose_surviving` generates more groups than the set keeps (a
+*pool*, ``GenerationConfig.choose_from``), scores each pool group on the
+owner's own pruned copies under the matching rule, and keeps the ``n_pairs``
+groups matched at the most ratios (ties: the selection's order, largest kinks
+first). Nothing is trained and no suspect is seen.
+
+Why a grid. The owner does not know the pirate's ratio. On warfarin (15 keys,
+``benchmarks/prune_choice.py``, docs/method.md "Groups that survive pruning")
+choosing on ratios 0.305-0.945 step 0.01 lifted the 80 % fine-pruned copies'
+calibrated score from 0.39 | 0.41 to 0.56 | 0.65 (design | held-out zoo), step
+0.05 nearly as much (0.53 | 0.57), and 0.7 and 0.9 alone not at all (0.34 |
+0.36): ratios near the pirate's must be among those tried. The default grid,
+:data:`PRUNE_RATIOS`, sits half a step off the round ratios a zoo recipe uses
+(0.305, 0.315, ..., 0.945), so no pruned copy the owner scores is
+bit-identical to one in a zoo that prunes at 0.4, 0.6 or 0.8: the zoo's own
+ratios scored no better (0.56 | 0.63).
+
+Costs: the pool's probes on the owner (``choose_from / n_pairs`` times the set's)
+and one vectorised verification of ``len(ratios)`` pruned copies. What it
+does not cover: other pruning criteria (structured, global), which give other
+masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tafa_jax.fingerprint.fpset import FingerprintSet, file_digest
+from tafa_jax.nets.network import Network, Params
+
+if TYPE_CHECKING:  # verify imports this package's fpset: import it where it is used
+    from tafa_jax.verify.score import MatchConfig
+
+#: Pruning ratios the owner tries: 0.305 to 0.945, step 0.01 (65 ratios).
+PRUNE_RATIOS: tuple[float, ...] = tuple(round(0.305 + 0.01 * i, 3) for i in range(65))
+
+
+def check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:
+    """``ratios`` as a tuple of floats in ``[0, 1)``; ValueError otherwise."""
+    if isinstance(ratios, (str, bytes)) or not hasattr(ratios, "__iter__"):
+        raise ValueError(f"prune_ratios must be a sequence of pruning ratios in [0, 1), got "
+                         f"{ratios!r}")
+    out = tuple(ratios)
+    if not out or not all(isinstance(r, (int, float, np.floating, np.integer))
+                          and not isinstance(r, bool) and 0.0 <= float(r) < 1.0 for r in out):
+        raise ValueError(f"prune_ratios must be a non-empty sequence of pruning ratios in "
+                         f"[0, 1), got {ratios!r}")
+    return tuple(float(r) for r in out)
+
+
+def pruned_copies(params: Params, ratios: Sequence[float]) -> Params:
+    """The owner pruned by magnitude at each ratio, stacked on axis 0 ``(R, ...)``."""
+    from tafa_jax.zoo.obfuscate import prune_magnitude
+
+    r = jnp.asarray(check_ratios(ratios), jnp.float32)
+    return jax.vmap(lambda x: prune_magnitude(params, x)[0])(r)
+
+
+def pruning_survival(net: Network, params: Params, fps: FingerprintSet, match: MatchConfig,
+                     ratios: Sequence[float] = PRUNE_RATIOS) -> np.ndarray:
+    """``(G,)`` the fraction of ``ratios`` at which the owner, pruned by magnitude at
+    that ratio, still matches each group of ``fps`` under ``match``."""
+    from tafa_jax.verify.query import zoo_pair_stats
+    from tafa_jax.verify.verify import score_pairs
+
+    link = match.link or fps.meta.get("link") or "identity"
+    b, c = zoo_pair_stats(net, pruned_copies(params, ratios), fps.probes, fps.owner_outputs,
+                          link=link)
+    _, groups, _ = score_pairs(b, c, fps, match)
+    return np.asarray(groups, np.float64).mean(axis=0)
+
+
+def choose_surviving(net: Network, params: Params, pool: FingerprintSet, n_groups: int,
+                     match: MatchConfig, ratios: Sequence[float] = PRUNE_RATIOS,
+                     meta: dict | None = None) -> FingerprintSet:
+    """The ``n_groups`` groups of ``pool`` that survive pruning at the most ``ratios``
+    (:func:`pruning_survival`; ties in the pool's order), kept in the pool's order.
+
+    ``meta`` replaces the pool's metadata (the caller's config); the choice is
+    recorded under ``meta["choice"]``: the pool's size and digest, the chosen pool
+    groups and every pool group's survival.
+    """
+    if not 1 <= n_groups <= pool.n_groups:
+        raise ValueError(f"cannot keep {n_groups} groups of a pool of {pool.n_groups}; "
+                         f"choose_from must be >= n_pairs")
+    survival = pruning_survival(net, params, pool, match, ratios)
+    keep = np.sort(np.argsort(-survival, kind="stable")[:n_groups])
+    chosen = pool.subset(keep)
+    info = {"pool_groups": pool.n_groups, "pool_digest": file_digest(pool),
+            "groups": keep.tolist(), "survival": np.round(survival, 6).tolist()}
+    out_meta = {**(pool.meta if meta is None else meta), "choice": info}
+    out_meta.pop("subset_of", None)
+    return FingerprintSet(**chosen.arrays(), meta=out_meta)
