@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from design_study import (  # noqa: E402
     owner_and_zoos,
+    profile_as_measured,
     study_parser,
     study_result,
     write_result,
@@ -143,7 +144,7 @@ def layout_rules(ap: argparse.ArgumentParser, sc: Scenario, layouts: list[str],
     ``"GxL"`` of ``layouts`` (G groups of L lines), matched as ``sc.match_for`` says
     (``keep_quorum``: with the rule's own quorum); a malformed layout is a usage
     error of ``ap``."""
-    gen, match = sc.rule("profile")
+    gen, match = profile_as_measured(sc)
     rules = {}
     for layout in layouts:
         try:
@@ -169,7 +170,7 @@ def main(argv=None) -> int:
         ap.error("--budget and --layouts are exclusive")
     if args.budget:
         args.layouts = list(BUDGET_LAYOUTS)
-    rules = {"profile": WARFARIN.rule("profile"), "pairs": WARFARIN.rule("pairs")}
+    rules = {"profile": profile_as_measured(), "pairs": WARFARIN.rule("pairs")}
     if args.layouts:
         rules = layout_rules(ap, WARFARIN, args.layouts, keep_quorum=args.budget)
     out = Path(args.out)

@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from design_study import (  # noqa: E402
     keyed_row,
     owner_and_zoos,
+    profile_as_measured,
     profile_variants,
     study_parser,
     study_result,
@@ -160,8 +161,9 @@ def main(argv=None) -> int:
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
     n_keys = 1 if args.quick else args.keys
     result = study_result(data, mae, zoos={})
-    fps_of = {rule: generate(net, params, data.domain, WARFARIN.rule(rule)[0], k_fp)
-              for rule in ("pairs", "profile")}  # the same boundaries for both zoos
+    # the same boundaries for both zoos
+    fps_of = {rule: generate(net, params, data.domain, gen, k_fp) for rule, gen in (
+        ("pairs", WARFARIN.rule("pairs")[0]), ("profile", profile_as_measured()[0]))}
     for name, zoo in zoos:
         oracles = {}
         for rule, fps in fps_of.items():

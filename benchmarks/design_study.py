@@ -126,7 +126,7 @@ def profile_variants(m: int) -> list[tuple[str, GenerationConfig, MatchConfig]]:
     (``WARFARIN.rule("profile")``, 4100 queries) built up one step at a time, and the
     same rule on candidate lines of the default length (far from the data)."""
     pairs = dataclasses.replace(WARFARIN.generation, n_pairs=273, n_candidates=4 * m)
-    prof, prof_match = WARFARIN.rule("profile")
+    prof, prof_match = profile_as_measured()
     prof = dataclasses.replace(prof, n_candidates=m)
     every = dataclasses.replace(prof_match, profile_quorum=1.0)
     twenty = dataclasses.replace(prof, n_pairs=20, siblings=5)  # 20 groups of 5 lines
@@ -172,6 +172,14 @@ def owner_and_zoos(out: Path, quick: bool, zoo_dir: str | None = None):
         zdir = zoo_dir + ("" if name == "design" else "_heldout")
         zoos.append((name, make_zoo(WARFARIN, zdir, net, params, data, k, size=size)))
     return data, (net, params, mae), k_fp, zoos
+
+
+def profile_as_measured(scenario=WARFARIN):
+    """The scenario's profile rule ``(generation, match)`` as the studies before
+    ``benchmarks/prune_choice.py`` measured it: the first groups of the selection,
+    no pool chosen by pruning (``choose_from=0``), so their tables regenerate."""
+    gen, match = scenario.rule("profile")
+    return dataclasses.replace(gen, choose_from=0), match
 
 
 def spread_of(values) -> dict:

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibrated_score import _fit  # noqa: E402
 from design_study import (  # noqa: E402
     owner_and_zoos,
+    profile_as_measured,
     spread_of,
     study_parser,
     study_result,
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
                                 jax.random.fold_in(k_zoo, 2))
     ref_zoo = make_zoo(WARFARIN, out / f"owner_labelled_zoo_{size_name}_noise", net, params,
                        sdata, jax.random.fold_in(k_zoo, 3), size=size_name)
-    gcfg, match = WARFARIN.rule("profile")
+    gcfg, match = profile_as_measured()
     n_cand, n_table = runs_n * cand_n, runs_n * 2
     t = time.perf_counter()
     fps = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, 1000 + i),

@@ -40,7 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calibrated_score import _fit  # noqa: E402
-from design_study import owner_and_zoos, study_parser, study_result, write_result  # noqa: E402
+from design_study import (  # noqa: E402
+    owner_and_zoos,
+    profile_as_measured,
+    study_parser,
+    study_result,
+    write_result,
+)
 from profile_scorer import over_keys, over_keys_cells, run_metrics, zoo_runs  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
@@ -108,7 +114,7 @@ def main(argv=None) -> int:
               f"{sum(r.excluded for r in zoo.records)} flagged by the utility filter, "
               f"{time.perf_counter() - t:.1f} s", flush=True)
     n_keys = 2 if args.quick else args.keys
-    gcfg, match = WARFARIN.rule("profile")
+    gcfg, match = profile_as_measured()
     fingerprints = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, i),
                              match=match) for i in range(n_keys)]
     size = fingerprints[0].lines_per_group

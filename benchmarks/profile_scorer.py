@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ceiling import kind_name  # noqa: E402
 from design_study import (  # noqa: E402
     owner_and_zoos,
+    profile_as_measured,
     spread_of,
     study_parser,
     study_result,
@@ -171,7 +172,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
-    gcfg = WARFARIN.rule("profile")[0]
+    gcfg = profile_as_measured()[0]
     fingerprints = [generate(net, params, data.domain, gcfg, jax.random.fold_in(k_fp, i))
                     for i in range(2 if args.quick else args.keys)]  # shared by both zoos
     result = study_result(data, mae, zoos={})

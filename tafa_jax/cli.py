@@ -88,14 +88,22 @@ def _rule(sc, name: str | None):
         raise UserError(str(err)) from err
 
 
-def _positive_int(text: str) -> int:
+def _int_at_least(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _int_at_least(text, 1)
+
+
+def _nonneg_int(text: str) -> int:
+    return _int_at_least(text, 0)
 
 
 def _scenario(name: str):
@@ -239,7 +247,9 @@ def cmd_fingerprint(args) -> int:
     sc = _scenario(meta["scenario"])
     cfg = _rule(sc, args.rule)[0]
     if args.pairs is not None:
-        cfg = dataclasses.replace(cfg, n_pairs=args.pairs)
+        cfg = cfg.with_groups(args.pairs)
+    if args.choose_from is not None:
+        cfg = dataclasses.replace(cfg, choose_from=args.choose_from)
     if args.distance is not None:
         cfg = dataclasses.replace(cfg, distances=(args.distance,))
     if args.candidates is not None:
@@ -511,6 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--pairs", type=int)
     f.add_argument("--distance", type=float)
     f.add_argument("--candidates", type=int)
+    f.add_argument("--choose-from", type=_nonneg_int, metavar="N",
+                   help="generate a pool of N groups and keep the --pairs that survive the "
+                        "owner's own magnitude pruning best (0: no choice; default: the "
+                        "scenario's, 20 for warfarin's profile rule, else 0)")
     f.add_argument("--seed", type=int, default=0)
     _rule_arg(f)
     f.set_defaults(fn=cmd_fingerprint)

@@ -568,7 +568,7 @@ def run_scenario(
 
     gcfg = generation or rule_gen
     if n_pairs is not None:
-        gcfg = dataclasses.replace(gcfg, n_pairs=n_pairs)
+        gcfg = gcfg.with_groups(n_pairs)
     if distance is not None:
         gcfg = dataclasses.replace(gcfg, distances=(distance,))
     mcfg = match or scenario.match_for(gcfg.probes, gcfg.siblings)
@@ -648,7 +648,7 @@ def run_scenario(
 def quick_generation(gen: GenerationConfig) -> GenerationConfig:
     """``gen`` reduced as ``tafa-jax demo --quick`` runs it (CI, smoke runs): 4096
     candidate lines and about 50 pairs or lines, whatever the group size."""
-    return dataclasses.replace(gen, n_candidates=4096, n_pairs=max(2, 50 // gen.siblings))
+    return dataclasses.replace(gen.with_groups(max(2, 50 // gen.siblings)), n_candidates=4096)
 
 
 def distance_sweep(net: Network, params: Params, domain: Domain, zoo: Zoo,

@@ -281,6 +281,17 @@ def _probes(result: Mapping[str, Any]) -> int:
     return q // n if q and n else 3
 
 
+def _choice_row(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The setup row saying the groups were chosen from a pool by pruning, if they were."""
+    gen = (result.get("config") or {}).get("generation") or {}
+    pool, ratios = gen.get("choose_from"), gen.get("prune_ratios") or []
+    if not pool:
+        return []
+    at = f" at {len(ratios)} ratios ({_g(min(ratios))}-{_g(max(ratios))})" if ratios else ""
+    return [("Fingerprint groups", f"{result.get('n_groups')} of a pool of {pool}: those the "
+             f"owner, pruned by magnitude{at}, still matches most often")]
+
+
 def _rule_line(result: Mapping[str, Any]) -> str:
     p = _probes(result)
     return "3-probe pairs" if p == 3 else f"profile lines ({p} probes each)"
@@ -345,6 +356,7 @@ def format_markdown(result: Mapping[str, Any]) -> str:
         ("Fingerprint pairs" if _probes(result) == 3 else "Fingerprint lines",
          result.get("n_pairs")),
         ("Queries per suspect", result.get("queries_per_suspect")),
+        *_choice_row(result),
         ("Pair distance d" if _probes(result) == 3 else "Profile segment length d",
          _g(result.get("pair_distance"))),
         ("Threshold τ", _g(result.get("threshold"))),

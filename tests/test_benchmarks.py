@@ -333,6 +333,8 @@ def test_layout_rules_regroup_the_scenarios_profile_rule():
     # warfarin's quorum is for its 20-line groups: other sizes match every line
     w = cs.layout_rules(ap, WARFARIN, ["10x10"], keep_quorum=False)["profile, 10 groups of 10"]
     assert w[1].profile_quorum == 1.0 != WARFARIN.rule("profile")[1].profile_quorum
+    # the studies' tables were measured before the pruning choice: they keep none
+    assert w[0].choose_from == 0 < WARFARIN.rule("profile")[0].choose_from
     for bad in ("20by5", "0x5", "5x"):
         with pytest.raises(SystemExit) as exc:
             cs.layout_rules(ap, SKIN, [bad])
@@ -536,6 +538,30 @@ def test_key_selection_criteria_read_the_reference_run():
     assert key_selection.criterion(worse, "rate margin") < 0
     assert key_selection.criterion(worse, "rate ARUC") < key_selection.criterion(
         run, "rate ARUC")
+
+
+def test_prune_choice_reference_merit_and_group_subsets():
+    import prune_choice
+
+    need = prune_choice.NEED
+    support = np.array([[need, need - 1, need],   # copy, attack a
+                        [need, need, need - 1],   # copy, attack a
+                        [need - 1, need, need],   # copy, attack b
+                        [need - 1, need - 1, need],  # independent
+                        [need - 1, need, need]])  # shared with the scored zoo
+    run = {"support": support, "label": np.array([1, 1, 1, 0, 1]),
+           "attack": np.array(["a", "a", "b", "", "a"]),
+           "digest": np.array(["d0", "d1", "d2", "d3", "shared"])}
+    merit = prune_choice.reference_merit(run, frozenset({"shared"}))
+    # attack means: a (1, .5, .5), b (0, 1, 1); independent (0, 0, 1)
+    np.testing.assert_allclose(merit, [0.5, 0.75, -0.25])
+    with_shared = prune_choice.reference_merit(run, frozenset())
+    assert with_shared[0] < merit[0]  # the shared copy counts when it is not left out
+    assert prune_choice.top(merit, 2).tolist() == [0, 1]
+    assert prune_choice.top(np.array([1.0, 1.0, 2.0]), 2).tolist() == [0, 2]  # ties: pool order
+    part = prune_choice.sub({**run, "rate": None}, np.array([2]))
+    assert part["support"].shape == (5, 1)
+    np.testing.assert_array_equal(part["rate"], [1, 0, 1, 1, 1])
 
 
 def test_fixture_scripts_take_a_file_name_tag():

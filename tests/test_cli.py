@@ -50,6 +50,10 @@ def test_demo_report_has_every_field(demo_dir):
     assert {"owner", "ftll", "neg_same", "distill"} <= kinds
     groups = {s["group"] for s in rep["suspects"]}
     assert "distillation" in groups  # reported on its own row
+    # warfarin's groups are chosen from a pool (as large relative to the set as the rule's)
+    pool = -(-gen.choose_from * rep["n_groups"] // gen.n_pairs)
+    assert rep["config"]["generation"]["choose_from"] == pool
+    assert f"{rep['n_groups']} of a pool of {pool}" in (demo_dir / "report.md").read_text()
     for name in ("report.json", "report.md", "ru_curve.png", "kind_rates.png",
                  "fingerprints.npz", "owner/owner.json", "zoo/manifest.json"):
         assert (demo_dir / name).stat().st_size > 0, name
@@ -85,13 +89,23 @@ def test_profile_rule_fingerprint_then_verify(demo_dir, tmp_path, capsys):
                  "--pairs", "3", "--candidates", "4096"]) == 0  # the default rule
     fps = load(fp)
     assert fps.n_probes == 41
+    # warfarin's profile rule chooses its groups from a pool, kept proportional to --pairs
+    gen, _ = WARFARIN.rule("profile")
+    assert fps.meta["choice"]["pool_groups"] == -(-gen.choose_from * 3 // gen.n_pairs)
+    none = tmp_path / "no_choice.npz"
+    assert main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(none),
+                 "--pairs", "3", "--candidates", "4096", "--choose-from", "0"]) == 0
+    assert "choice" not in load(none).meta
+    with pytest.raises(SystemExit):
+        main(["fingerprint", "--owner", str(demo_dir / "owner"), "--out", str(none),
+              "--choose-from", "-1"])
     capsys.readouterr()
     assert main(["verify", "--fingerprints", str(fp), "--zoo", str(demo_dir / "zoo"),
                  "--out", str(tmp_path / "rep")]) == 0
     rep = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert rep["config"]["match"]["profile_jump_tol"] is not None  # the profile rule's match
     # groups of the profile rule's size get its quorum (other sizes: every line)
-    gen, match = WARFARIN.rule("profile")
+    match = WARFARIN.rule("profile")[1]
     assert fps.lines_per_group == gen.siblings
     assert rep["config"]["match"]["profile_quorum"] == match.profile_quorum < 1
     assert rep["queries_per_suspect"] == fps.n_pairs * 41

@@ -209,6 +209,15 @@ def test_markdown_warns_when_owner_rate_below_one():
     assert "must be 1" not in report.format_markdown(_result())
 
 
+def test_markdown_says_when_the_groups_were_chosen_by_pruning():
+    assert "Fingerprint groups" not in report.format_markdown(_result())  # no choice made
+    result = _result()
+    result["n_groups"] = 5
+    result["config"] = {"generation": {"choose_from": 20, "prune_ratios": [0.305, 0.5, 0.945]}}
+    md = report.format_markdown(result)
+    assert "5 of a pool of 20" in md and "3 ratios (0.305-0.945)" in md
+
+
 def test_console_table_is_fixed_width():
     text = report.format_console_table(_result(synthetic=False))
     lines = text.splitlines()

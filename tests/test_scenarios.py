@@ -133,6 +133,10 @@ def test_the_matching_rule_follows_the_fingerprints_shape():
     from tafa_jax.scenarios import SKIN, WARFARIN
 
     gen, match = WARFARIN.rule("profile")
+    # warfarin's profile groups are chosen from a pool by pruning; nothing else chooses
+    assert gen.choose_from >= 2 * gen.n_pairs and len(gen.distances) == 1
+    assert WARFARIN.generation.choose_from == 0
+    assert SKIN.rule("profile")[0].choose_from == 0
     assert WARFARIN.match_for(3, WARFARIN.generation.siblings) == WARFARIN.match
     assert WARFARIN.match_for(41, gen.siblings) == match and match.profile_quorum < 1
     assert match != WARFARIN.match
