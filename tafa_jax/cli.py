@@ -147,6 +147,8 @@ def cmd_demo(args) -> int:
     if args.quick:  # a reduced configuration for CI and smoke tests
         size = "small"
         gen = quick_generation(_rule(sc, args.rule)[0])
+    if args.choose_from is not None:  # the pool asked for, not a scaled one
+        gen = dataclasses.replace(gen or _rule(sc, args.rule)[0], choose_from=args.choose_from)
     ref = _reference(sc, args.calibrate, args.quick)
     t0 = time.perf_counter()
     result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
@@ -165,6 +167,7 @@ def cmd_run(args) -> int:
     ref = _reference(sc, args.calibrate, args.zoo_size == "small")
     result = _run_with_bar(
         run_scenario, sc, args.out, zoo_size=args.zoo_size, n_pairs=args.pairs,
+        generation=_chosen_from(sc, args),
         distance=args.distance, seed=args.seed, data_dir=args.data_dir, synthetic=args.synthetic,
         owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else (),
         rule=args.rule, calibrate=ref, calibration_keys=args.calibration_keys)
@@ -365,8 +368,10 @@ def cmd_verify(args) -> int:
               "scenario": scen or "custom", "data_source": "fingerprint file",
               "synthetic": False, "suspects": rows, "threshold": match.tau,
               "config": {"match": dataclasses.asdict(match),
-                         "calibration": None if cal is None else str(args.calibration)},
-              "n_pairs": fps.n_pairs, "queries_per_suspect": fps.queries_per_suspect,
+                         "calibration": None if cal is None else str(args.calibration),
+                         "generation": fps.meta.get("config")},
+              "n_pairs": fps.n_pairs, "n_groups": fps.n_groups,
+              "queries_per_suspect": fps.queries_per_suspect,
               "pair_distance": float(fps.distance[0])}
     if args.out:
         write_report(args.out, result)
@@ -416,6 +421,25 @@ def cmd_sweep(args) -> int:
 
 
 # -- parser ------------------------------------------------------------------------
+def _chosen_from(sc, args):
+    """The rule's generation config with ``--choose-from`` applied; ``None`` (the
+    scenario's own) without it."""
+    if getattr(args, "choose_from", None) is None:
+        return None
+    gen = _rule(sc, args.rule)[0]
+    if getattr(args, "pairs", None) is not None:  # the pool asked for, not a scaled one
+        gen = gen.with_groups(args.pairs)
+    return dataclasses.replace(gen, choose_from=args.choose_from)
+
+
+def _choose_from_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--choose-from", type=_nonneg_int, metavar="N",
+                   help="generate a pool of N fingerprint groups and keep those the owner's "
+                        "own magnitude-pruned copies match most (0: no choice; default: the "
+                        "rule's, 20 for warfarin's profile rule, else 0, which --pairs "
+                        "scales with the groups kept)")
+
+
 def _rule_arg(p: argparse.ArgumentParser, default: str | None = None) -> None:
     from tafa_jax.scenarios import RULE_NAMES
 
@@ -465,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--quick", action="store_true", help="a reduced configuration (CI)")
     _rule_arg(d)
+    _choose_from_arg(d)
     _calibrate_arg(d)
     d.set_defaults(fn=cmd_demo)
 
@@ -486,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sweep", help="also sweep these pair distances (comma-separated; "
                                    "profile lines: their lengths)")
     _rule_arg(r)
+    _choose_from_arg(r)
     _calibrate_arg(r)
     r.set_defaults(fn=cmd_run)
 
@@ -521,10 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--pairs", type=int)
     f.add_argument("--distance", type=float)
     f.add_argument("--candidates", type=int)
-    f.add_argument("--choose-from", type=_nonneg_int, metavar="N",
-                   help="generate a pool of N groups and keep the --pairs that survive the "
-                        "owner's own magnitude pruning best (0: no choice; default: the "
-                        "scenario's, 20 for warfarin's profile rule, else 0)")
+    _choose_from_arg(f)
     f.add_argument("--seed", type=int, default=0)
     _rule_arg(f)
     f.set_defaults(fn=cmd_fingerprint)

@@ -377,6 +377,15 @@ def test_demo_and_run_pass_the_calibration_default_through(monkeypatch):
         kw = got.value.args[0]
         assert (kw["calibrate"], kw["calibration_keys"]) == want, argv
     assert build_parser().parse_args(["demo"]).calibration_keys == 3
+    # --choose-from reaches the generation config; without it the scenario's rule runs
+    for argv, want in ((["demo"], None), (["demo", "--choose-from", "0"], (5, 0)),
+                       (["demo", "--quick", "--choose-from", "12"], (2, 12)),
+                       (["run", "--scenario", "warfarin", "--out", "x", "--pairs", "3",
+                         "--choose-from", "30"], (3, 30))):
+        with pytest.raises(Called) as got:
+            main(argv)
+        gen = got.value.args[0]["generation"]
+        assert (gen if gen is None else (gen.n_pairs, gen.choose_from)) == want, argv
 
 
 def test_the_calibration_default_and_its_refusals(tmp_path, capsys):

@@ -121,3 +121,63 @@ def test_a_pool_needs_the_matching_rule(owner):
     with pytest.raises(ValueError, match="needs the matching rule"):
         generate(net, params, domain, dataclasses.replace(CFG, choose_from=8),
                  jax.random.key(0))
+
+
+def test_with_groups_rounds_the_pool_up():
+    cfg = dataclasses.replace(CFG, n_pairs=5, choose_from=7)
+    assert cfg.with_groups(3).choose_from == 5  # ceil(7 * 3 / 5)
+    assert cfg.with_groups(10).choose_from == 14
+
+
+def test_survival_over_chunks_of_ratios_is_the_per_ratio_mean(owner):
+    net, params, domain = owner
+    pool = generate(net, params, domain, dataclasses.replace(CFG, n_pairs=8),
+                    jax.random.key(5), match=MATCH)
+    ratios = tuple(0.3 + 0.035 * i for i in range(17))  # one more than a chunk: padded
+    each = np.stack([pruning_survival(net, params, pool, MATCH, (r,)) for r in ratios])
+    np.testing.assert_allclose(pruning_survival(net, params, pool, MATCH, ratios),
+                               each.mean(axis=0))
+
+
+def test_a_chosen_set_saves_loads_and_keeps_its_provenance(owner, tmp_path):
+    from tafa_jax.fingerprint import load, save
+
+    net, params, domain = owner
+    cfg = GenerationConfig(n_pairs=3, n_candidates=512, distances=(0.05,), grid=24,
+                           chunk=256, choose_from=np.int64(8),
+                           prune_ratios=np.array([0.4, 0.6], np.float32),
+                           select=CFG.select)
+    assert cfg.choose_from == 8 and cfg.prune_ratios == (pytest.approx(0.4), pytest.approx(0.6))
+    fps = generate(net, params, domain, cfg, jax.random.key(6), match=MATCH)
+    assert fps.meta["search"] and fps.meta["owner_checked_with"]["beta"] == MATCH.beta
+    save(tmp_path / "fp.npz", fps)
+    back = load(tmp_path / "fp.npz")
+    assert back.meta["choice"] == fps.meta["choice"] and back.n_groups == 3
+    np.testing.assert_array_equal(back.probes, fps.probes)
+    # choosing from a loaded pool: the result does not carry the pool file's digest
+    pool = generate(net, params, domain, dataclasses.replace(cfg, n_pairs=8, choose_from=0),
+                    jax.random.key(6), match=MATCH)
+    save(tmp_path / "pool.npz", pool)
+    loaded = load(tmp_path / "pool.npz")
+    again = choose_surviving(net, params, loaded, 3, MATCH, cfg.prune_ratios)
+    assert "digest" not in again.meta and again.meta["choice"]["pool_digest"] == \
+        loaded.meta["digest"]
+    np.testing.assert_array_equal(again.probes, fps.probes)
+
+
+def test_choice_entry_points_refuse_bad_arguments(owner):
+    net, params, domain = owner
+    pool = generate(net, params, domain, dataclasses.replace(CFG, n_pairs=6),
+                    jax.random.key(7), match=MATCH)
+    for bad in (0, 7, True, 2.5):
+        with pytest.raises(ValueError, match="n_groups must be an integer from 1"):
+            choose_surviving(net, params, pool, bad, MATCH)
+    with pytest.raises(ValueError, match="must be the MatchConfig"):
+        pruning_survival(net, params, pool, None)
+    other = net.init(jax.random.key(99))
+    with pytest.raises(ValueError, match="another model"):
+        pruning_survival(net, other, pool, MATCH)
+    # a pool the candidates cannot fill says which number to lower
+    with pytest.raises(ValueError, match="choose_from=500"):
+        generate(net, params, domain, dataclasses.replace(CFG, n_candidates=64, choose_from=500),
+                 jax.random.key(0), match=MATCH)

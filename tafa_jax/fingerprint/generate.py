@@ -68,6 +68,18 @@ class GenerationConfig:
     choose_from: int = 0
     prune_ratios: tuple[float, ...] = PRUNE_RATIOS
 
+    def __post_init__(self) -> None:
+        # numpy scalars and arrays become plain ints and floats, so the config stays
+        # JSON-able and comparable; anything else is left for generate to refuse
+        if isinstance(self.choose_from, np.integer):
+            object.__setattr__(self, "choose_from", int(self.choose_from))
+        r = self.prune_ratios
+        if isinstance(r, (np.ndarray, list)):
+            try:
+                object.__setattr__(self, "prune_ratios", tuple(float(x) for x in r))
+            except (TypeError, ValueError):
+                pass
+
     def search_config(self, distance: float) -> _search.SearchConfig:
         return _search.SearchConfig(distance=float(distance), grid=self.grid,
                                     line_length=self.line_length, direction=self.direction,
@@ -163,8 +175,9 @@ def generate(
       A :class:`FingerprintSet` with probes ``(K, P, *in)`` (``P = cfg.probes``).
 
     Raises:
-      ValueError: no ReLU kinks found, ``d`` too large, too few candidates, or a
-        domain that does not match the network.
+      ValueError: no ReLU kinks found, ``d`` too large, too few candidates, a
+        domain that does not match the network, or a pool (``choose_from``) that
+        is smaller than ``n_pairs``, spans several distances or lacks ``match``.
     """
     if cfg.link is None:
         cfg = dataclasses.replace(cfg, link=default_link(net.module))
@@ -178,9 +191,14 @@ def generate(
         if match is None:
             raise ValueError("choose_from needs the matching rule (match=...): pool groups "
                              "are scored on the owner's pruned copies under it")
-        pool = generate(net, params, domain, dataclasses.replace(
-            cfg, n_pairs=cfg.choose_from, choose_from=0), key, match=match,
-            progress=progress)
+        try:
+            pool = generate(net, params, domain, dataclasses.replace(
+                cfg, n_pairs=cfg.choose_from, choose_from=0), key, match=match,
+                progress=progress)
+        except ValueError as err:
+            raise ValueError(f"{err} (these are the pool's choose_from={cfg.choose_from} "
+                             f"groups, from which n_pairs={cfg.n_pairs} are kept: a smaller "
+                             "choose_from also helps)") from err
         return choose_surviving(net, params, pool, cfg.n_pairs, match, cfg.prune_ratios,
                                 meta={**pool.meta, "config": cfg.to_json()})
     per_d = _split(cfg.n_pairs, len(cfg.distances))

@@ -1,30 +1,34 @@
 """Choosing the fingerprint groups that survive magnitude pruning (data-free).
 
-A pirate who prunes the owner's network by weight magnitude and fine-tunes it
-keeps only the owner's neurons whose weights survive the cut, and fine-tuning
-then turns what is left. The owner can make the first step itself, with no
-data: :func:`~tafa_jax.zoo.obfuscate.prune_magnitude` at every ratio of a fine
-grid. :func:`choose_surviving` generates more groups than the set keeps (a
-*pool*, ``GenerationConfig.choose_from``), scores each pool group on the
-owner's own pruned copies under the matching rule, and keeps the ``n_pairs``
-groups matched at the most ratios (ties: the selection's order, largest kinks
-first). Nothing is trained and no suspect is seen.
+A pirate who prunes the owner's network by weight magnitude (each layer's
+smallest weights zeroed) and fine-tunes it keeps only the owner's boundaries
+whose weights survive the cut, and fine-tuning then turns what is left. The
+owner can make the first step itself, with no data:
+:func:`~tafa_jax.zoo.obfuscate.prune_magnitude` at every ratio of a fine grid.
+:func:`choose_surviving` takes more groups than the set keeps (a *pool*,
+``GenerationConfig.choose_from``), scores each pool group on the owner's own
+pruned copies under the matching rule, and keeps the ``n_pairs`` groups matched
+at the most ratios (ties: the pool's order, the selection rule's, largest kinks
+first for warfarin's). Nothing is trained and no suspect is seen.
 
 Why a grid. The owner does not know the pirate's ratio. On warfarin (15 keys,
 ``benchmarks/prune_choice.py``, docs/method.md "Groups that survive pruning")
 choosing on ratios 0.305-0.945 step 0.01 lifted the 80 % fine-pruned copies'
-calibrated score from 0.39 | 0.41 to 0.56 | 0.65 (design | held-out zoo), step
-0.05 nearly as much (0.53 | 0.57), and 0.7 and 0.9 alone not at all (0.34 |
-0.36): ratios near the pirate's must be among those tried. The default grid,
-:data:`PRUNE_RATIOS`, sits half a step off the round ratios a zoo recipe uses
-(0.305, 0.315, ..., 0.945), so no pruned copy the owner scores is
+calibrated score from 0.39 | 0.41 to 0.56 | 0.65 (design | held-out zoo, a pool
+of 40), step 0.05 nearly as much (0.53 | 0.57), and 0.7 and 0.9 alone not at
+all (0.34 | 0.36): ratios near the pirate's must be among those tried. The
+default grid, :data:`PRUNE_RATIOS`, sits half a step off the round ratios a zoo
+recipe uses (0.305, 0.315, ..., 0.945), so for kernels of 200 weights or more
+(warfarin's first layer has 3100) no pruned copy the owner scores is
 bit-identical to one in a zoo that prunes at 0.4, 0.6 or 0.8: the zoo's own
 ratios scored no better (0.56 | 0.63).
 
 Costs: the pool's probes on the owner (``choose_from / n_pairs`` times the set's)
-and one vectorised verification of ``len(ratios)`` pruned copies. What it
-does not cover: other pruning criteria (structured, global), which give other
-masks.
+and a vectorised verification of ``len(ratios)`` pruned copies, built
+:data:`RATIO_CHUNK` at a time so that memory stays bounded for large networks.
+The set's ``meta["search"]`` counts describe the pool's search. What it does
+not cover: other pruning criteria (structured, global, by activation), which
+give other masks; a pirate using one was not measured.
 """
 
 from __future__ import annotations
@@ -38,12 +42,15 @@ import numpy as np
 
 from tafa_jax.fingerprint.fpset import FingerprintSet, file_digest
 from tafa_jax.nets.network import Network, Params
+from tafa_jax.nets.stacking import params_digest
 
 if TYPE_CHECKING:  # verify imports this package's fpset: import it where it is used
     from tafa_jax.verify.score import MatchConfig
 
 #: Pruning ratios the owner tries: 0.305 to 0.945, step 0.01 (65 ratios).
 PRUNE_RATIOS: tuple[float, ...] = tuple(round(0.305 + 0.01 * i, 3) for i in range(65))
+#: Pruned copies built and verified at once (the last chunk is padded, one shape).
+RATIO_CHUNK = 16
 
 
 def check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:
@@ -67,18 +74,38 @@ def pruned_copies(params: Params, ratios: Sequence[float]) -> Params:
     return jax.vmap(lambda x: prune_magnitude(params, x)[0])(r)
 
 
+def _check_inputs(params: Params, fps: FingerprintSet, match) -> None:
+    from tafa_jax.verify.score import MatchConfig
+
+    if not isinstance(match, MatchConfig):
+        raise ValueError(f"match must be the MatchConfig the fingerprints will be verified "
+                         f"with, got {type(match).__name__}")
+    owner = fps.meta.get("owner_digest")
+    if owner is not None and owner != params_digest(params):
+        raise ValueError("these fingerprints were generated from another model than the "
+                         f"params given (owner digest {owner[:12]}... != "
+                         f"{params_digest(params)[:12]}...): pass the owner's params")
+
+
 def pruning_survival(net: Network, params: Params, fps: FingerprintSet, match: MatchConfig,
                      ratios: Sequence[float] = PRUNE_RATIOS) -> np.ndarray:
     """``(G,)`` the fraction of ``ratios`` at which the owner, pruned by magnitude at
     that ratio, still matches each group of ``fps`` under ``match``."""
+    from tafa_jax.bend import check_saturation
     from tafa_jax.verify.query import zoo_pair_stats
     from tafa_jax.verify.verify import score_pairs
 
+    _check_inputs(params, fps, match)
+    ratios = check_ratios(ratios)
     link = match.link or fps.meta.get("link") or "identity"
-    b, c = zoo_pair_stats(net, pruned_copies(params, ratios), fps.probes, fps.owner_outputs,
-                          link=link)
-    _, groups, _ = score_pairs(b, c, fps, match)
-    return np.asarray(groups, np.float64).mean(axis=0)
+    check_saturation(fps.meta.get("link_saturation"), link, "these fingerprints were generated")
+    padded = ratios + ratios[-1:] * (-len(ratios) % RATIO_CHUNK)
+    hits = []
+    for i in range(0, len(padded), RATIO_CHUNK):
+        b, c = zoo_pair_stats(net, pruned_copies(params, padded[i:i + RATIO_CHUNK]),
+                              fps.probes, fps.owner_outputs, link=link)
+        hits.append(np.asarray(score_pairs(b, c, fps, match)[1], np.float64))
+    return np.concatenate(hits)[:len(ratios)].mean(axis=0)
 
 
 def choose_surviving(net: Network, params: Params, pool: FingerprintSet, n_groups: int,
@@ -91,14 +118,17 @@ def choose_surviving(net: Network, params: Params, pool: FingerprintSet, n_group
     recorded under ``meta["choice"]``: the pool's size and digest, the chosen pool
     groups and every pool group's survival.
     """
-    if not 1 <= n_groups <= pool.n_groups:
-        raise ValueError(f"cannot keep {n_groups} groups of a pool of {pool.n_groups}; "
-                         f"choose_from must be >= n_pairs")
+    if (isinstance(n_groups, bool) or not isinstance(n_groups, (int, np.integer))
+            or not 1 <= n_groups <= pool.n_groups):
+        raise ValueError(f"n_groups must be an integer from 1 to the pool's {pool.n_groups} "
+                         f"groups, got {n_groups!r}")
     survival = pruning_survival(net, params, pool, match, ratios)
-    keep = np.sort(np.argsort(-survival, kind="stable")[:n_groups])
+    keep = np.sort(np.argsort(-survival, kind="stable")[:int(n_groups)])
     chosen = pool.subset(keep)
-    info = {"pool_groups": pool.n_groups, "pool_digest": file_digest(pool),
-            "groups": keep.tolist(), "survival": np.round(survival, 6).tolist()}
-    out_meta = {**(pool.meta if meta is None else meta), "choice": info}
-    out_meta.pop("subset_of", None)
-    return FingerprintSet(**chosen.arrays(), meta=out_meta)
+    info = {"pool_groups": pool.n_groups, "pool_digest": pool.meta.get("digest") or
+            file_digest(pool), "groups": keep.tolist(),
+            "survival": np.round(survival, 6).tolist()}
+    # a loaded pool's file fields describe the pool's file, not this set
+    base = {k: v for k, v in (pool.meta if meta is None else meta).items()
+            if k not in ("digest", "format", "version")}
+    return FingerprintSet(**chosen.arrays(), meta={**base, "choice": info})
