@@ -68,9 +68,14 @@ def main(argv=None) -> int:
                     help="candidate lines per rule (default: each rule's own)")
     ap.add_argument("--layouts", nargs="+", metavar="GxL",
                     help="the scenario's profile rule regrouped: G groups of L lines each")
+    ap.add_argument("--choose-from", type=int, default=0, metavar="N",
+                    help="profile rules: generate a pool of N groups and keep those the "
+                         "owner's own magnitude-pruned copies match most (default 0: none)")
     args = ap.parse_args(argv)
     if args.keys < 1:
         ap.error(f"--keys must be >= 1, got {args.keys}")
+    if args.choose_from < 0:
+        ap.error(f"--choose-from must be >= 0, got {args.choose_from}")
     sc = get_scenario(args.scenario)
     if args.layouts:
         rules = layout_rules(ap, sc, args.layouts)
@@ -78,6 +83,11 @@ def main(argv=None) -> int:
         named = {v[1]: (v[2], v[3]) for v in variants(sc)}
         rules = {"pairs": sc.rule("pairs"),
                  BEST_PROFILE[sc.name]: named[BEST_PROFILE[sc.name]]}
+    if args.choose_from:
+        rules = {(f"{name}, chosen from {args.choose_from} by pruning" if g.probes > 3
+                  else name): ((dataclasses.replace(g, choose_from=args.choose_from), m)
+                               if g.probes > 3 else (g, m))
+                 for name, (g, m) in rules.items()}
     t0 = time.perf_counter()
     fx = fixture(sc, Path(args.out), args.synthetic, args.data_dir, heldout=True,
                  run_dir=args.run_dir)

@@ -222,9 +222,12 @@ def test_fixture_study_variants_and_table_say_which_data():
         assert default[2] == sc.generation and default[3] == sc.match  # the pairs rule
         assert all(v[2].n_pairs * v[2].siblings <= 100 for v in vs)  # the budget
     # fashion's provisional profile rule is the fixture study's 40 d row, as measured
+    # (chosen since from a pool of 80 by the owner's pruning: the study's rows choose none)
     shipped = FASHION.rule("profile")
+    assert shipped[0].choose_from == 80
     assert [v[1] for v in fixture_study.variants(FASHION)
-            if (v[2], v[3]) == shipped] == ["profile lines over 40 d, 20 groups of 5"]
+            if (dataclasses.replace(v[2], choose_from=80), v[3]) == shipped
+            ] == ["profile lines over 40 d, 20 groups of 5"]
     # skin's is the 40 d row, with the 8192 candidate lines it was measured with
     gen, match = SKIN.rule("profile")
     assert [v[1] for v in fixture_study.variants(SKIN)

@@ -85,12 +85,13 @@ def test_fashion_end_to_end_on_synthetic_data_is_labelled(tmp_path):
     assert np.all(np.isfinite(utilities))  # Fréchet quality of every positive
     # the provisional profile rule, on the same owner and zoo (reused from disk)
     gen, match = FASHION.rule("profile")
-    small = dataclasses.replace(gen, n_candidates=512, n_pairs=2)
+    small = dataclasses.replace(gen.with_groups(2), n_candidates=512)  # a pool of 8
     res = run_scenario(sc, tmp_path, zoo_size="small", synthetic=True, owner_steps=3,
                        rule="profile", generation=small)
     rep = load_report(tmp_path)
     _check(rep, "fashion", True)
     assert res["queries_per_suspect"] == 2 * gen.siblings * gen.probes
+    assert rep["config"]["generation"]["choose_from"] == 8  # chosen by the owner's pruning
     assert rep["config"]["match"] == dataclasses.asdict(match)
     assert "SYNTHETIC" in (tmp_path / "report.md").read_text()
 
@@ -133,10 +134,11 @@ def test_the_matching_rule_follows_the_fingerprints_shape():
     from tafa_jax.scenarios import SKIN, WARFARIN
 
     gen, match = WARFARIN.rule("profile")
-    # warfarin's profile groups are chosen from a pool by pruning; nothing else chooses
+    # warfarin's and fashion's profile groups are chosen from a pool by pruning
     assert gen.choose_from >= 2 * gen.n_pairs and len(gen.distances) == 1
     assert WARFARIN.generation.choose_from == 0
-    assert SKIN.rule("profile")[0].choose_from == 0
+    assert SKIN.rule("profile")[0].choose_from == 0  # not measured there
+    assert FASHION.rule("profile")[0].choose_from == 4 * FASHION.rule("profile")[0].n_pairs
     assert WARFARIN.match_for(3, WARFARIN.generation.siblings) == WARFARIN.match
     assert WARFARIN.match_for(41, gen.siblings) == match and match.profile_quorum < 1
     assert match != WARFARIN.match
