@@ -110,6 +110,9 @@ def test_profile_rule_fingerprint_then_verify(demo_dir, tmp_path, capsys):
     assert rep["config"]["match"]["profile_quorum"] == match.profile_quorum < 1
     assert rep["queries_per_suspect"] == fps.n_pairs * 41
     assert "profile lines (41 probes each)" in (tmp_path / "rep" / "report.md").read_text()
+    # verify's report says the groups were chosen, from the file's own config
+    pool = fps.meta["choice"]["pool_groups"]
+    assert f"3 of a pool of {pool}" in (tmp_path / "rep" / "report.md").read_text()
     # the same lines regrouped 5 to a group (as the previous profile rule made them):
     # verified on every line, not with the 20-line quorum
     arrays = fps.arrays()
