@@ -50,12 +50,10 @@ from design_study import (  # noqa: E402
     study_result,
     write_result,
 )
-from owner_labelled_reference import with_excluded  # noqa: E402
+from owner_labelled_reference import owner_labelled_zoo, with_excluded  # noqa: E402
 from profile_scorer import run_metrics, zoo_runs  # noqa: E402
 
 from tafa_jax.fingerprint import generate  # noqa: E402
-from tafa_jax.pipeline import make_zoo, owner_labelled_data  # noqa: E402
-from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify import summarize  # noqa: E402
 from tafa_jax.verify.calibrate import calibrated_score  # noqa: E402
 
@@ -91,12 +89,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
-    size_name = "small" if args.quick else "headline"
-    k_zoo = jax.random.split(jax.random.key(0), 3)[1]  # owner_and_zoos' zoo key
-    sdata = owner_labelled_data(WARFARIN, data.domain, data.split_sizes, net, params, mae,
-                                jax.random.fold_in(k_zoo, 2))
-    ref_zoo = make_zoo(WARFARIN, out / f"owner_labelled_zoo_{size_name}_noise", net, params,
-                       sdata, jax.random.fold_in(k_zoo, 3), size=size_name)
+    ref_zoo = owner_labelled_zoo(out, args.quick, data, net, params, mae)
     gcfg, match = profile_as_measured()
     n_cand, n_table = runs_n * cand_n, runs_n * 2
     t = time.perf_counter()

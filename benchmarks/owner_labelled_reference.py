@@ -68,6 +68,20 @@ def with_excluded(runs: list[dict]) -> list[dict]:
                                     r["label"])} for r in runs]
 
 
+def owner_labelled_zoo(out: Path, quick: bool, data, net, params, error: float,
+                       name: str = "noise"):
+    """The studies' owner-labelled reference zoo, ``out/owner_labelled_zoo_<size>_<name>``
+    (built if missing): the headline (``quick``: small) recipe trained on domain
+    samples the owner labels with Gaussian noise of std ``error``, from keys of its
+    own (:func:`~design_study.owner_and_zoos`' zoo key folded with 2 and 3)."""
+    size = "small" if quick else "headline"
+    k_zoo = jax.random.split(jax.random.key(0), 3)[1]  # owner_and_zoos' zoo key
+    sdata = owner_labelled_data(WARFARIN, data.domain, data.split_sizes, net, params, error,
+                                jax.random.fold_in(k_zoo, 2))
+    return make_zoo(WARFARIN, out / f"owner_labelled_zoo_{size}_{name}", net, params, sdata,
+                    jax.random.fold_in(k_zoo, 3), size=size)
+
+
 POOLS = {"pooled over keys": None, "same key": 1,
          "same key and the next two (as run_scenario)": 3}
 
@@ -100,15 +114,10 @@ def main(argv=None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
-    size_name = "small" if args.quick else "headline"
-    k_zoo = jax.random.split(jax.random.key(0), 3)[1]  # owner_and_zoos' zoo key
     built = {}
     for name, utility in (("noise", mae), ("noiseless", 0.0)):
         t = time.perf_counter()
-        sdata = owner_labelled_data(WARFARIN, data.domain, data.split_sizes, net, params,
-                                    utility, jax.random.fold_in(k_zoo, 2))
-        zoo = make_zoo(WARFARIN, out / f"owner_labelled_zoo_{size_name}_{name}", net, params,
-                       sdata, jax.random.fold_in(k_zoo, 3), size=size_name)
+        zoo = owner_labelled_zoo(out, args.quick, data, net, params, utility, name)
         built[name] = zoo
         print(f"owner-labelled zoo ({name}): {len(zoo.records)} members, "
               f"{sum(r.excluded for r in zoo.records)} flagged by the utility filter, "

@@ -51,11 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from calibrated_score import _fit  # noqa: E402
 from design_study import owner_and_zoos, study_parser, study_result, write_result  # noqa: E402
-from owner_labelled_reference import with_excluded  # noqa: E402
+from owner_labelled_reference import owner_labelled_zoo, with_excluded  # noqa: E402
 from profile_scorer import over_keys, over_keys_cells, run_metrics, zoo_runs  # noqa: E402
 
 from tafa_jax.fingerprint import PRUNE_RATIOS, generate, pruning_survival  # noqa: E402
-from tafa_jax.pipeline import make_zoo, owner_labelled_data  # noqa: E402
+from tafa_jax.fingerprint.prune_choice import best_groups  # noqa: E402
 from tafa_jax.scenarios import WARFARIN  # noqa: E402
 from tafa_jax.verify.calibrate import calibrated_score  # noqa: E402
 from tafa_jax.verify.score import quorum_need  # noqa: E402
@@ -98,10 +98,10 @@ def paired(a: np.ndarray, base: np.ndarray, tie: float = 0.001) -> dict:
             "losses": int((d < -tie).sum())}
 
 
-def top(merit: np.ndarray, k: int = KEEP) -> np.ndarray:
-    """The ``k`` best groups (ties in pool order), in pool order: what
-    :func:`~tafa_jax.fingerprint.prune_choice.choose_surviving` keeps."""
-    return np.sort(np.argsort(-merit, kind="stable")[:k])
+def top(merit: np.ndarray) -> np.ndarray:
+    """The 5 best groups by ``merit``, as the library keeps them
+    (:func:`~tafa_jax.fingerprint.prune_choice.best_groups`)."""
+    return best_groups(merit, KEEP)
 
 
 def sub(run: dict, idx: np.ndarray) -> dict:
@@ -121,12 +121,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     data, (net, params, mae), k_fp, zoos = owner_and_zoos(out, args.quick)
-    size_name = "small" if args.quick else "headline"
-    k_zoo = jax.random.split(jax.random.key(0), 3)[1]  # owner_and_zoos' zoo key
-    sdata = owner_labelled_data(WARFARIN, data.domain, data.split_sizes, net, params, mae,
-                                jax.random.fold_in(k_zoo, 2))
-    ref_zoo = make_zoo(WARFARIN, out / f"owner_labelled_zoo_{size_name}_noise", net, params,
-                       sdata, jax.random.fold_in(k_zoo, 3), size=size_name)
+    ref_zoo = owner_labelled_zoo(out, args.quick, data, net, params, mae)
     gcfg, match = dataclasses.replace(_GEN, choose_from=0), _MATCH
     t = time.perf_counter()
     pools = [generate(net, params, data.domain, dataclasses.replace(gcfg, n_pairs=pool_n),

@@ -147,8 +147,8 @@ def cmd_demo(args) -> int:
     if args.quick:  # a reduced configuration for CI and smoke tests
         size = "small"
         gen = quick_generation(_rule(sc, args.rule)[0])
-    if args.choose_from is not None:  # the pool asked for, not a scaled one
-        gen = dataclasses.replace(gen or _rule(sc, args.rule)[0], choose_from=args.choose_from)
+    if args.choose_from is not None:
+        gen = _groups_and_pool(gen or _rule(sc, args.rule)[0], args)
     ref = _reference(sc, args.calibrate, args.quick)
     t0 = time.perf_counter()
     result = _run_with_bar(run_scenario, sc, args.out, zoo_size=size, seed=args.seed,
@@ -167,7 +167,8 @@ def cmd_run(args) -> int:
     ref = _reference(sc, args.calibrate, args.zoo_size == "small")
     result = _run_with_bar(
         run_scenario, sc, args.out, zoo_size=args.zoo_size, n_pairs=args.pairs,
-        generation=_chosen_from(sc, args),
+        generation=(None if args.choose_from is None
+                    else _groups_and_pool(_rule(sc, args.rule)[0], args)),
         distance=args.distance, seed=args.seed, data_dir=args.data_dir, synthetic=args.synthetic,
         owner_steps=args.owner_steps, sweep=_floats(args.sweep) if args.sweep else (),
         rule=args.rule, calibrate=ref, calibration_keys=args.calibration_keys)
@@ -248,11 +249,7 @@ def cmd_fingerprint(args) -> int:
 
     net, params, meta = load_owner(args.owner)
     sc = _scenario(meta["scenario"])
-    cfg = _rule(sc, args.rule)[0]
-    if args.pairs is not None:
-        cfg = cfg.with_groups(args.pairs)
-    if args.choose_from is not None:
-        cfg = dataclasses.replace(cfg, choose_from=args.choose_from)
+    cfg = _groups_and_pool(_rule(sc, args.rule)[0], args)
     if args.distance is not None:
         cfg = dataclasses.replace(cfg, distances=(args.distance,))
     if args.candidates is not None:
@@ -421,15 +418,14 @@ def cmd_sweep(args) -> int:
 
 
 # -- parser ------------------------------------------------------------------------
-def _chosen_from(sc, args):
-    """The rule's generation config with ``--choose-from`` applied; ``None`` (the
-    scenario's own) without it."""
-    if getattr(args, "choose_from", None) is None:
-        return None
-    gen = _rule(sc, args.rule)[0]
-    if getattr(args, "pairs", None) is not None:  # the pool asked for, not a scaled one
+def _groups_and_pool(gen, args):
+    """``gen`` with ``--pairs`` (groups; the rule's pool scaled alike) and then
+    ``--choose-from`` (the pool asked for, not scaled) applied, where given."""
+    if getattr(args, "pairs", None) is not None:
         gen = gen.with_groups(args.pairs)
-    return dataclasses.replace(gen, choose_from=args.choose_from)
+    if args.choose_from is not None:
+        gen = dataclasses.replace(gen, choose_from=args.choose_from)
+    return gen
 
 
 def _choose_from_arg(p: argparse.ArgumentParser) -> None:

@@ -560,8 +560,9 @@ def test_prune_choice_reference_merit_and_group_subsets():
     np.testing.assert_allclose(merit, [0.5, 0.75, -0.25])
     with_shared = prune_choice.reference_merit(run, frozenset())
     assert with_shared[0] < merit[0]  # the shared copy counts when it is not left out
-    assert prune_choice.top(merit, 2).tolist() == [0, 1]
-    assert prune_choice.top(np.array([1.0, 1.0, 2.0]), 2).tolist() == [0, 2]  # ties: pool order
+    assert prune_choice.top(merit).tolist() == [0, 1, 2]  # every group of three
+    assert prune_choice.top(np.array([1.0, 1.0, 2.0, 1.0, 0.5, 0.0, 3.0])).tolist() == \
+        [0, 1, 2, 3, 6]  # ties: pool order
     part = prune_choice.sub({**run, "rate": None}, np.array([2]))
     assert part["support"].shape == (5, 1)
     np.testing.assert_array_equal(part["rate"], [1, 0, 1, 1, 1])

@@ -49,7 +49,8 @@ if TYPE_CHECKING:  # verify imports this package's fpset: import it where it is 
 
 #: Pruning ratios the owner tries: 0.305 to 0.945, step 0.01 (65 ratios).
 PRUNE_RATIOS: tuple[float, ...] = tuple(round(0.305 + 0.01 * i, 3) for i in range(65))
-#: Pruned copies built and verified at once (the last chunk is padded, one shape).
+#: At most this many pruned copies are built and verified at once (the ratios are
+#: split into equal chunks, padded by at most one copy each, so one compiled shape).
 RATIO_CHUNK = 16
 
 
@@ -74,8 +75,13 @@ def pruned_copies(params: Params, ratios: Sequence[float]) -> Params:
     return jax.vmap(lambda x: prune_magnitude(params, x)[0])(r)
 
 
-def _check_inputs(params: Params, fps: FingerprintSet, match) -> None:
+def pruning_survival(net: Network, params: Params, fps: FingerprintSet, match: MatchConfig,
+                     ratios: Sequence[float] = PRUNE_RATIOS) -> np.ndarray:
+    """``(G,)`` the fraction of ``ratios`` at which the owner, pruned by magnitude at
+    that ratio, still matches each group of ``fps`` under ``match`` (the pruned copies
+    are verified as a zoo: :func:`~tafa_jax.verify.verify`)."""
     from tafa_jax.verify.score import MatchConfig
+    from tafa_jax.verify.verify import ZooSuspects, verify
 
     if not isinstance(match, MatchConfig):
         raise ValueError(f"match must be the MatchConfig the fingerprints will be verified "
@@ -85,27 +91,23 @@ def _check_inputs(params: Params, fps: FingerprintSet, match) -> None:
         raise ValueError("these fingerprints were generated from another model than the "
                          f"params given (owner digest {owner[:12]}... != "
                          f"{params_digest(params)[:12]}...): pass the owner's params")
-
-
-def pruning_survival(net: Network, params: Params, fps: FingerprintSet, match: MatchConfig,
-                     ratios: Sequence[float] = PRUNE_RATIOS) -> np.ndarray:
-    """``(G,)`` the fraction of ``ratios`` at which the owner, pruned by magnitude at
-    that ratio, still matches each group of ``fps`` under ``match``."""
-    from tafa_jax.bend import check_saturation
-    from tafa_jax.verify.query import zoo_pair_stats
-    from tafa_jax.verify.verify import score_pairs
-
-    _check_inputs(params, fps, match)
     ratios = check_ratios(ratios)
-    link = match.link or fps.meta.get("link") or "identity"
-    check_saturation(fps.meta.get("link_saturation"), link, "these fingerprints were generated")
-    padded = ratios + ratios[-1:] * (-len(ratios) % RATIO_CHUNK)
-    hits = []
-    for i in range(0, len(padded), RATIO_CHUNK):
-        b, c = zoo_pair_stats(net, pruned_copies(params, padded[i:i + RATIO_CHUNK]),
-                              fps.probes, fps.owner_outputs, link=link)
-        hits.append(np.asarray(score_pairs(b, c, fps, match)[1], np.float64))
-    return np.concatenate(hits)[:len(ratios)].mean(axis=0)
+    n_chunks = -(-len(ratios) // RATIO_CHUNK)
+    size = -(-len(ratios) // n_chunks)  # equal chunks: one compiled shape
+    padded = ratios + ratios[-1:] * (n_chunks * size - len(ratios))
+    matched = []
+    for i in range(0, len(padded), size):
+        copies = ZooSuspects(net, pruned_copies(params, padded[i:i + size]),
+                             [f"pruned-{j}" for j in range(i, i + size)])
+        matched += [r.groups for r in verify(fps, [copies], match)]
+    return np.asarray(matched[:len(ratios)], np.float64).mean(axis=0)
+
+
+def best_groups(score: np.ndarray, n: int) -> np.ndarray:
+    """The indices of the ``n`` best groups by ``score`` ``(G,)`` (ties: the lower
+    index, the pool's order), in increasing order: what :func:`choose_surviving`
+    keeps."""
+    return np.sort(np.argsort(-np.asarray(score), kind="stable")[:int(n)])
 
 
 def choose_surviving(net: Network, params: Params, pool: FingerprintSet, n_groups: int,
@@ -123,7 +125,7 @@ def choose_surviving(net: Network, params: Params, pool: FingerprintSet, n_group
         raise ValueError(f"n_groups must be an integer from 1 to the pool's {pool.n_groups} "
                          f"groups, got {n_groups!r}")
     survival = pruning_survival(net, params, pool, match, ratios)
-    keep = np.sort(np.argsort(-survival, kind="stable")[:int(n_groups)])
+    keep = best_groups(survival, n_groups)
     chosen = pool.subset(keep)
     info = {"pool_groups": pool.n_groups, "pool_digest": pool.meta.get("digest") or
             file_digest(pool), "groups": keep.tolist(),
